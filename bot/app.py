@@ -1,0 +1,140 @@
+"""Composition root: builds the dependencies from settings, runs sources and delivery, shuts down cleanly.
+
+Exit codes: 0 ok, 1 runtime error, 2 bad configuration or input, 3 database unusable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from bot.detection import load_detector
+from bot.replay import ReplayEvent, read_replay
+from bot.timeutil import Clock, utcnow
+from config.settings import Settings
+from handlers.delivery import Sender
+from handlers.delivery_loop import DeliveryLoop
+from handlers.deps import Deps
+from handlers.posts import handle_deletion, handle_post
+from storage import subscribers
+from storage.db import Database, open_database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    db: Database
+    deps: Deps
+    loop: DeliveryLoop
+    senders: dict[str, Sender] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+async def build_service(settings: Settings, senders: Mapping[str, Sender], *, clock: Clock = utcnow,
+                        db_path: str | Path | None = None) -> Service:
+    db = await open_database(db_path or settings.database.path, busy_timeout_s=settings.database.busy_timeout_s)
+    detector = load_detector(settings.detector.rules_path)
+    holder: list[DeliveryLoop] = []
+    deps = Deps(db=db, detector=detector, clock=clock, wake=lambda: holder[0].wake() if holder else None,
+                delivery=settings.delivery, operators=settings.access.operators)
+    loop = DeliveryLoop(deps, senders)
+    holder.append(loop)
+    return Service(settings, db, deps, loop, dict(senders))
+
+
+async def apply_event(ev: ReplayEvent, deps: Deps, *, alert: bool = True) -> None:
+    if ev.kind == "delete":
+        await handle_deletion(ev.channel_id, list(ev.message_ids), deps)
+    else:
+        assert ev.post is not None
+        await handle_post(ev.post, deps, alert=alert, source="replay")
+
+
+@dataclass
+class DemoSummary:
+    events: int
+    posts: int
+    versions: int
+    detections_positive: int
+    alerts_sent: int
+    db_path: str
+
+
+async def run_demo(settings: Settings, replay: Path, db_path: Path, senders: Mapping[str, Sender]) -> DemoSummary:
+    """Replay posts through the real pipeline into SQLite; deliver alerts to one console subscriber."""
+    svc = await build_service(settings, senders, db_path=db_path)
+    try:
+        async with svc.db.transaction():
+            await subscribers.upsert(svc.db, "console", "demo-journalist", utcnow(), display_name="Demo journalist")
+        runner = asyncio.create_task(svc.loop.run())
+        n = 0
+        for ev in read_replay(replay):
+            await apply_event(ev, svc.deps)
+            n += 1
+        svc.loop.stop()
+        await runner
+        await svc.loop.drain()
+        db = svc.db
+        return DemoSummary(
+            events=n,
+            posts=await db.fetchval("SELECT count(*) FROM posts"),
+            versions=await db.fetchval("SELECT count(*) FROM post_versions"),
+            detections_positive=await db.fetchval(
+                "SELECT count(DISTINCT channel_id || ':' || message_id) FROM detections WHERE label != 'none'"
+            ),
+            alerts_sent=await db.fetchval("SELECT count(*) FROM outbox WHERE status = 'sent'"),
+            db_path=str(db_path),
+        )
+    finally:
+        await svc.close()
+
+
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+
+
+async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[str, Sender], *,
+                             exit_when_done: bool = False) -> int:
+    """`tgwatch run --replay FILE`: a replay source instead of Telegram, otherwise the real service.
+
+    Restart-safe: the file is replayed from the start and handle_post's idempotency skips what is stored.
+    """
+    svc = await build_service(settings, senders)
+    stopping = asyncio.Event()
+    install_signal_handlers(stopping.set)
+    runner = asyncio.create_task(svc.loop.run())
+    try:
+        for ev in read_replay(replay):
+            if stopping.is_set():
+                break
+            await apply_event(ev, svc.deps)
+            await asyncio.sleep(0)
+        log.info("replay source finished")
+        if exit_when_done:
+            await svc.loop.drain()
+        else:
+            await stopping.wait()
+        log.info("stopping: draining delivery for up to %.1f s", settings.run.grace_s)
+        svc.loop.stop()
+        try:
+            await asyncio.wait_for(runner, timeout=settings.run.grace_s)
+        except asyncio.TimeoutError:
+            log.warning("delivery did not drain within %.1f s; pending alerts stay queued", settings.run.grace_s)
+        return 0
+    finally:
+        runner.cancel()
+        with suppress(asyncio.CancelledError):
+            await runner
+        await svc.close()

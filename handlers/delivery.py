@@ -1,0 +1,198 @@
+"""Delivering the outbox: after commit, outside any post transaction.
+
+`deliver_due` takes due rows, renders them, hands them to the Sender for the
+subscriber's kind, and records the outcome in its own small transaction:
+sent, retry later (capped exponential backoff, or the wait the destination asked
+for), or rejected for good (the subscriber is deactivated and stops being retried).
+A flood wait pauses the whole queue. A crash between send and mark-sent resends
+with the same random_id / idempotency key, which the destination deduplicates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Mapping, Protocol
+
+from bot.alerts import render_alert
+from bot.errors import DeliveryRejected, RetryLater
+from bot.models import Detection, OutboxItem, Post
+from handlers.deps import Deps
+from storage import channels, detections, outbox, posts, subscribers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    outbox_id: int
+    kind: str  # alert | followup | deleted | notice
+    subscriber_kind: str  # telegram | webhook | console
+    address: str
+    random_id: int
+    html_parts: tuple[str, ...]
+    text: str
+    payload: dict = field(default_factory=dict)
+    # For follow-ups: the Telegram message ids of the alert to edit.
+    edit_message_ids: tuple[int, ...] = ()
+
+
+class Sender(Protocol):
+    async def send(self, message: OutgoingMessage) -> list[int]:
+        """Deliver one message; return the ids the destination gave it (may be empty).
+
+        Raises RetryLater (transient, flood=True pauses the queue) or DeliveryRejected (permanent).
+        """
+
+
+@dataclass
+class DeliveryRound:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    paused_until: datetime | None = None
+
+
+def backoff_s(attempts: int, deps: Deps) -> float:
+    return min(deps.delivery.backoff_max_s, deps.delivery.backoff_base_s * (2 ** max(0, attempts)))
+
+
+def alert_payload(post: Post, detection: Detection, item: OutboxItem, reason: str) -> dict:
+    """The documented JSON body of a webhook alert (see README, 'Webhooks')."""
+    return {
+        "event": {"alert": "alert.created", "followup": "alert.edited", "deleted": "alert.source_deleted"}.get(
+            item.kind, item.kind
+        ),
+        "idempotency_key": str(item.random_id),
+        "reason": reason,
+        "channel": {"id": post.channel_id, "username": post.channel_username},
+        "post": {
+            "message_id": post.message_id,
+            "permalink": post.permalink,
+            "posted_at": post.posted_at.isoformat(),
+            "edited_at": post.edited_at.isoformat() if post.edited_at else None,
+            "text": post.text,
+        },
+        "detection": {
+            "label": detection.label,
+            "confidence": detection.confidence,
+            "count": detection.count,
+            "names": list(detection.names),
+            "countries": list(detection.countries),
+            "evidence": [
+                {"rule_id": e.rule_id, "start": e.start, "end": e.end, "text": e.text, "role": e.role}
+                for e in detection.evidence
+            ],
+            "detector_version": detection.detector_version,
+        },
+    }
+
+
+async def build_message(item: OutboxItem, deps: Deps, sub_kind: str, address: str) -> OutgoingMessage | None:
+    """Render an outbox row from what is stored now (so a pending alert shows the latest text)."""
+    db = deps.db
+    if item.kind == "notice":
+        text = json.loads(item.payload or "{}").get("text", "")
+        import html as _html
+
+        return OutgoingMessage(item.outbox_id, "notice", sub_kind, address, item.random_id,
+                               (_html.escape(text, quote=False),), text, {"event": "notice", "text": text,
+                                                                          "idempotency_key": str(item.random_id)})
+    stored = await posts.get(db, item.channel_id, item.message_id)
+    if stored is None:
+        return None
+    found = await detections.latest(db, item.channel_id, item.message_id)
+    detection = found[1] if found else Detection("none", 0.0)
+    ch = await channels.get(db, item.channel_id)
+    meta = json.loads(item.payload or "{}")
+    reason = meta.get("reason", "label")
+    header = None
+    edit_ids: tuple[int, ...] = ()
+    if item.kind in ("followup", "deleted"):
+        alert_row = await db.fetchone(
+            "SELECT outbox_id, status, sent_message_ids FROM outbox WHERE subscriber_id = ? AND dedupe_key = ?",
+            (item.subscriber_id, f"alert:{item.channel_id}:{item.message_id}"),
+        )
+        if alert_row is None:
+            return None
+        edit_ids = tuple(json.loads(alert_row["sent_message_ids"] or "[]"))
+        when = (stored.post.edited_at or deps.clock()).strftime("%Y-%m-%d %H:%M UTC")
+        if item.kind == "followup":
+            header = f"✏️ The source post was edited ({when})."
+        else:
+            header = "🗑 The source post was deleted by the channel; the captured text is kept below."
+    rendered = render_alert(stored.post, detection, channel_title=ch.title if ch else None, reason=reason, header=header)
+    return OutgoingMessage(
+        outbox_id=item.outbox_id,
+        kind=item.kind,
+        subscriber_kind=sub_kind,
+        address=address,
+        random_id=item.random_id,
+        html_parts=rendered.html_parts,
+        text=rendered.text,
+        payload=alert_payload(stored.post, detection, item, reason),
+        edit_message_ids=edit_ids,
+    )
+
+
+async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int | None = None) -> DeliveryRound:
+    """Send what is due now. Safe to call concurrently with handle_post; call it again to continue."""
+    db = deps.db
+    rnd = DeliveryRound()
+    for item in await outbox.due(db, deps.clock(), limit or deps.delivery.batch_size):
+        sub = await subscribers.get(db, item.subscriber_id)
+        now = deps.clock()
+        deliverable = ("active", "operator") if item.kind == "notice" else ("active",)
+        if sub is None or sub.status not in deliverable:
+            async with db.transaction():
+                await outbox.mark_failed(db, item.outbox_id, now, "subscriber is no longer active")
+            rnd.failed += 1
+            continue
+        sender = senders.get(sub.kind)
+        if sender is None:
+            async with db.transaction():
+                await outbox.mark_retry(db, item.outbox_id, now, 60.0, f"no sender configured for {sub.kind}")
+            rnd.retried += 1
+            continue
+        message = await build_message(item, deps, sub.kind, sub.address)
+        if message is None:
+            async with db.transaction():
+                await outbox.mark_failed(db, item.outbox_id, now, "nothing to send (post or alert missing)", "skipped")
+            rnd.skipped += 1
+            continue
+        try:
+            ids = await sender.send(message)
+        except RetryLater as e:
+            now = deps.clock()
+            if item.attempts + 1 >= deps.delivery.max_attempts:
+                async with db.transaction():
+                    await outbox.mark_failed(db, item.outbox_id, now, f"dead after {item.attempts + 1} attempts: {e}", "dead")
+                log.warning("outbox %d dead-lettered after %d attempts", item.outbox_id, item.attempts + 1)
+                rnd.failed += 1
+                continue
+            wait = e.after_s if e.flood else max(e.after_s, backoff_s(item.attempts, deps))
+            async with db.transaction():
+                await outbox.mark_retry(db, item.outbox_id, now, wait, str(e))
+            rnd.retried += 1
+            if e.flood:
+                rnd.paused_until = now + timedelta(seconds=e.after_s)
+                log.warning("flood wait: delivery paused for %.0f s", e.after_s)
+                return rnd
+            continue
+        except DeliveryRejected as e:
+            now = deps.clock()
+            async with db.transaction():
+                await outbox.mark_failed(db, item.outbox_id, now, str(e))
+                if e.deactivate:
+                    await subscribers.set_status(db, sub.subscriber_id, "blocked", now)
+                    await outbox.drop_pending_for(db, sub.subscriber_id, f"subscriber deactivated: {e}", now)
+            log.info("subscriber %d deactivated: delivery rejected", sub.subscriber_id)
+            rnd.failed += 1
+            continue
+        async with db.transaction():
+            await outbox.mark_sent(db, item.outbox_id, deps.clock(), ids)
+        rnd.sent += 1
+    return rnd

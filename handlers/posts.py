@@ -1,0 +1,154 @@
+"""Capturing posts: the one use case every source (live, history pass, import, replay) goes through.
+
+`handle_post` stores the post (or a new version when the text changed), runs the
+detector, and queues alerts for matching subscribers, all in ONE transaction.
+Running it again with the same post changes nothing. Nothing here touches the
+network: delivery happens after commit, from the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.models import Detection, Post
+from handlers.deps import Deps
+from handlers.matching import match_reason
+from storage import channels, detections, outbox, posts, subscribers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PostResult:
+    outcome: str  # "new" | "edited" | "unchanged"
+    version: int
+    detection: Detection | None  # None when the text did not change
+    alerts_queued: int = 0
+    followups_queued: int = 0
+
+
+def alert_key(channel_id: int, message_id: int) -> str:
+    return f"alert:{channel_id}:{message_id}"
+
+
+async def handle_post(post: Post, deps: Deps, *, alert: bool = True, source: str = "live") -> PostResult:
+    """Store, detect and queue alerts for one post. Idempotent.
+
+    `alert=False` (imports, redetect) records detections without queueing anything.
+    """
+    now = deps.clock()
+    async with deps.db.transaction():
+        result = await _handle_in_tx(post, deps, now, alert=alert, source=source)
+    if result.alerts_queued or result.followups_queued:
+        deps.wake()
+    return result
+
+
+async def _handle_in_tx(post: Post, deps: Deps, now: datetime, *, alert: bool, source: str) -> PostResult:
+    db = deps.db
+    await channels.ensure(db, post.channel_id, post.channel_username, now)
+    existing = await posts.get(db, post.channel_id, post.message_id)
+    if existing is None:
+        await posts.insert(db, post, now, source)
+        version, outcome = 1, "new"
+    elif existing.post.text == post.text and existing.post.media == post.media:
+        await posts.touch(db, post, now)
+        await channels.advance(db, post.channel_id, max(post.message_id, *post.album_message_ids or (0,)), post.posted_at, now)
+        return PostResult("unchanged", existing.version, None)
+    else:
+        version, outcome = existing.version + 1, "edited"
+        await posts.add_version(db, post, version, now)
+    await channels.advance(db, post.channel_id, max(post.message_id, *post.album_message_ids or (0,)), post.posted_at, now)
+
+    detection = deps.detector.detect(post.text)
+    detection_id = await detections.record(db, post.channel_id, post.message_id, version, detection, now)
+    queued = followups = 0
+    if alert:
+        queued, followups = await _queue_alerts(post, detection, detection_id, version, deps, now)
+    log.debug(
+        "post %s/%s %s v%d label=%s queued=%d", post.channel_id, post.message_id, outcome, version, detection.label, queued
+    )
+    return PostResult(outcome, version, detection, queued, followups)
+
+
+async def _queue_alerts(
+    post: Post, detection: Detection, detection_id: int, version: int, deps: Deps, now: datetime
+) -> tuple[int, int]:
+    """One alert per matching subscriber per post, ever; edits of an alerted post become follow-ups."""
+    db = deps.db
+    queued = followups = 0
+    already = {item.subscriber_id for item in await outbox.for_post(db, post.channel_id, post.message_id) if item.kind == "alert"}
+    for sub, filters in await subscribers.active_with_filters(db):
+        if sub.subscriber_id in already:
+            followups += await _queue_followup(post, detection, detection_id, version, sub.subscriber_id, sub.kind, deps, now)
+            continue
+        reason = match_reason(post, detection, filters)
+        if reason is None:
+            continue
+        added = await outbox.enqueue(
+            db,
+            subscriber_id=sub.subscriber_id,
+            destination=f"{sub.kind}:{sub.address}",
+            kind="alert",
+            dedupe_key=alert_key(post.channel_id, post.message_id),
+            channel_id=post.channel_id,
+            message_id=post.message_id,
+            detection_id=detection_id,
+            payload=json.dumps({"reason": reason, "version": version}),
+            now=now,
+        )
+        queued += int(added)
+    return queued, followups
+
+
+async def _queue_followup(
+    post: Post, detection: Detection, detection_id: int, version: int, subscriber_id: int, kind: str, deps: Deps,
+    now: datetime,
+) -> int:
+    """An edit of a post this subscriber was alerted about: queue an 'edited' follow-up (never a 2nd alert)."""
+    added = await outbox.enqueue(
+        deps.db,
+        subscriber_id=subscriber_id,
+        destination=kind,
+        kind="followup",
+        dedupe_key=f"edit:{post.channel_id}:{post.message_id}:v{version}",
+        channel_id=post.channel_id,
+        message_id=post.message_id,
+        detection_id=detection_id,
+        payload=json.dumps({"version": version}),
+        now=now,
+    )
+    return int(added)
+
+
+async def handle_deletion(channel_id: int, message_ids: list[int], deps: Deps) -> list[int]:
+    """Mark posts deleted (captured text stays) and queue 'deleted' follow-ups for alerted subscribers.
+
+    Idempotent; returns the message ids newly marked.
+    """
+    now = deps.clock()
+    queued = 0
+    async with deps.db.transaction():
+        marked = await posts.mark_deleted(deps.db, channel_id, message_ids, now)
+        for mid in marked:
+            for item in await outbox.for_post(deps.db, channel_id, mid):
+                if item.kind != "alert":
+                    continue
+                queued += int(
+                    await outbox.enqueue(
+                        deps.db,
+                        subscriber_id=item.subscriber_id,
+                        destination=item.destination,
+                        kind="deleted",
+                        dedupe_key=f"delete:{channel_id}:{mid}",
+                        channel_id=channel_id,
+                        message_id=mid,
+                        now=now,
+                    )
+                )
+    if queued:
+        deps.wake()
+    return marked

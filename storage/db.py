@@ -1,0 +1,181 @@
+"""The database handle: the only module family that imports aiosqlite.
+
+One connection per process, WAL, a busy timeout for other processes, and one
+asyncio lock so that only one task writes at a time (two tasks sharing an
+aiosqlite connection without it can roll back each other's writes).
+Write only inside `async with db.transaction():`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable
+
+import aiosqlite
+
+from bot.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+
+def _explain(e: BaseException, path: str) -> str:
+    text = str(e)
+    if "readonly" in text or "read-only" in text:
+        return f"the database {path} is read-only; check the file and folder permissions or the volume mount"
+    if "disk is full" in text or "full" in text and "database" in text:
+        return f"the disk holding {path} is full; free space and restart (nothing was half-written)"
+    if "locked" in text or "busy" in text:
+        return f"the database {path} is locked by another process for too long; is a second tgwatch running?"
+    if "unable to open" in text:
+        return f"cannot open the database {path}; does its folder exist and is it writable?"
+    return f"database error on {path}: {text}"
+
+
+class Database:
+    def __init__(self, conn: aiosqlite.Connection, path: str):
+        self._conn = conn
+        self.path = path
+        self._write_lock = asyncio.Lock()
+        self._in_tx = False
+
+    @classmethod
+    async def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0, readonly: bool = False) -> "Database":
+        p = str(path)
+        try:
+            if p != ":memory:" and not readonly:
+                Path(p).parent.mkdir(parents=True, exist_ok=True)
+            target = f"file:{p}?mode=ro" if readonly else p
+            conn = await aiosqlite.connect(target, uri=readonly, isolation_level=None, timeout=busy_timeout_s)
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                await conn.execute("PRAGMA journal_mode = WAL")
+                await conn.execute("PRAGMA synchronous = NORMAL")
+        except (sqlite3.Error, OSError) as e:
+            raise StorageError(_explain(e, p)) from e
+        return cls(conn, p)
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def __aenter__(self) -> "Database":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["Database"]:
+        """One writer at a time; BEGIN IMMEDIATE so a busy database fails at the start, not mid-way."""
+        async with self._write_lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as e:
+                raise StorageError(_explain(e, self.path)) from e
+            self._in_tx = True
+            try:
+                yield self
+            except BaseException:
+                self._in_tx = False
+                try:
+                    await self._conn.execute("ROLLBACK")
+                except sqlite3.Error:  # the connection already rolled back (e.g. disk full)
+                    log.warning("rollback failed on %s", self.path)
+                raise
+            else:
+                self._in_tx = False
+                try:
+                    await self._conn.execute("COMMIT")
+                except sqlite3.Error as e:
+                    try:
+                        await self._conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                    raise StorageError(_explain(e, self.path)) from e
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_tx
+
+    async def execute(self, sql: str, params: Iterable[Any] | dict = ()) -> int:
+        """Run one statement; returns lastrowid. Writes must be inside transaction()."""
+        try:
+            cur = await self._conn.execute(sql, params)
+        except sqlite3.Error as e:
+            if isinstance(e, sqlite3.IntegrityError):
+                raise
+            raise StorageError(_explain(e, self.path)) from e
+        rowid = cur.lastrowid
+        changes = cur.rowcount
+        await cur.close()
+        self.last_changes = changes
+        return rowid or 0
+
+    async def execute_rowcount(self, sql: str, params: Iterable[Any] | dict = ()) -> int:
+        """Run one statement; returns how many rows it changed."""
+        await self.execute(sql, params)
+        return self.last_changes
+
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+        try:
+            await self._conn.executemany(sql, rows)
+        except sqlite3.Error as e:
+            raise StorageError(_explain(e, self.path)) from e
+
+    async def fetchall(self, sql: str, params: Iterable[Any] | dict = ()) -> list[sqlite3.Row]:
+        try:
+            async with self._conn.execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as e:
+            raise StorageError(_explain(e, self.path)) from e
+
+    async def fetchone(self, sql: str, params: Iterable[Any] | dict = ()) -> sqlite3.Row | None:
+        try:
+            async with self._conn.execute(sql, params) as cur:
+                return await cur.fetchone()
+        except sqlite3.Error as e:
+            raise StorageError(_explain(e, self.path)) from e
+
+    async def fetchval(self, sql: str, params: Iterable[Any] | dict = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def iterate(self, sql: str, params: Iterable[Any] | dict = (), batch: int = 1000) -> AsyncIterator[sqlite3.Row]:
+        """Stream rows with bounded memory."""
+        try:
+            async with self._conn.execute(sql, params) as cur:
+                while True:
+                    rows = await cur.fetchmany(batch)
+                    if not rows:
+                        return
+                    for r in rows:
+                        yield r
+        except sqlite3.Error as e:
+            raise StorageError(_explain(e, self.path)) from e
+
+    async def backup_to(self, target: str | Path) -> None:
+        """A consistent online copy (SQLite backup API) while others keep writing."""
+        dest = sqlite3.connect(str(target))
+        try:
+            await self._conn.backup(dest)
+        finally:
+            dest.close()
+
+
+async def open_database(path: str | Path, *, busy_timeout_s: float = 10.0, migrate: bool = True) -> Database:
+    """Open and (by default) bring the schema up to date."""
+    from storage.migrations import apply_migrations
+
+    db = await Database.open(path, busy_timeout_s=busy_timeout_s)
+    if migrate:
+        try:
+            await apply_migrations(db)
+        except BaseException:
+            await db.close()
+            raise
+    return db

@@ -1,0 +1,70 @@
+"""The detections table: every detector verdict, with its evidence and detector version."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+from sqlite3 import Row
+
+from bot.models import Detection, Evidence
+from bot.timeutil import iso
+from storage.db import Database
+
+
+def _detection(r: Row) -> Detection:
+    return Detection(
+        label=r["label"],
+        confidence=r["confidence"],
+        count=r["count"],
+        names=tuple(json.loads(r["names"])),
+        names_normalized=tuple(json.loads(r["names_normalized"])),
+        countries=tuple(json.loads(r["countries"])),
+        evidence=tuple(Evidence(**e) for e in json.loads(r["evidence"])),
+        detector_version=r["detector_version"],
+        extra_labels=tuple(json.loads(r["extra_labels"])),
+    )
+
+
+async def record(db: Database, channel_id: int, message_id: int, version: int, d: Detection, now: datetime) -> int:
+    """Store a verdict; the same (post, version, detector version) is stored once. Needs a transaction.
+
+    Returns the detection_id (existing or new).
+    """
+    await db.execute(
+        """INSERT OR IGNORE INTO detections(channel_id, message_id, version, label, confidence, count, names,
+             names_normalized, countries, evidence, extra_labels, detector_version, detected_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (
+            channel_id, message_id, version, d.label, d.confidence, d.count,
+            json.dumps(list(d.names), ensure_ascii=False),
+            json.dumps(list(d.names_normalized), ensure_ascii=False),
+            json.dumps(list(d.countries)),
+            json.dumps([asdict(e) for e in d.evidence], ensure_ascii=False),
+            json.dumps(list(d.extra_labels)),
+            d.detector_version, iso(now),
+        ),
+    )
+    return await db.fetchval(
+        "SELECT detection_id FROM detections WHERE channel_id = ? AND message_id = ? AND version = ? AND detector_version = ?",
+        (channel_id, message_id, version, d.detector_version),
+    )
+
+
+async def latest(db: Database, channel_id: int, message_id: int) -> tuple[int, Detection] | None:
+    r = await db.fetchone(
+        "SELECT * FROM detections WHERE channel_id = ? AND message_id = ? ORDER BY detection_id DESC LIMIT 1",
+        (channel_id, message_id),
+    )
+    return (r["detection_id"], _detection(r)) if r else None
+
+
+async def get(db: Database, detection_id: int) -> Detection | None:
+    r = await db.fetchone("SELECT * FROM detections WHERE detection_id = ?", (detection_id,))
+    return _detection(r) if r else None
+
+
+async def for_post(db: Database, channel_id: int, message_id: int) -> list[Row]:
+    return await db.fetchall(
+        "SELECT * FROM detections WHERE channel_id = ? AND message_id = ? ORDER BY detection_id", (channel_id, message_id)
+    )

@@ -1,0 +1,183 @@
+"""Append-only schema migrations: one small function per change, each applied in one
+transaction together with its record in `schema_migrations`. Never edit a released
+migration; add a new one. One execute() per statement (executescript() would commit
+the open transaction).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Awaitable, Callable
+
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+Migration = Callable[[Database], Awaitable[None]]
+
+
+async def _run(db: Database, *statements: str) -> None:
+    for sql in statements:
+        await db.execute(sql)
+
+
+async def m0001_core(db: Database) -> None:
+    await _run(
+        db,
+        """CREATE TABLE channels (
+            channel_id INTEGER PRIMARY KEY,
+            username TEXT,
+            title TEXT,
+            access_hash INTEGER,
+            last_seen_message_id INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'active',
+            added_at TEXT NOT NULL,
+            last_capture_at TEXT,
+            last_post_at TEXT,
+            last_error TEXT,
+            status_changed_at TEXT
+        )""",
+        "CREATE UNIQUE INDEX channels_username ON channels(lower(username)) WHERE username IS NOT NULL",
+        """CREATE TABLE posts (
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            posted_at TEXT NOT NULL,
+            edited_at TEXT,
+            grouped_id INTEGER,
+            album_message_ids TEXT,
+            media TEXT,
+            views INTEGER,
+            forwards INTEGER,
+            forwarded_from TEXT,
+            permalink TEXT NOT NULL,
+            captured_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted_at TEXT,
+            version INTEGER NOT NULL DEFAULT 1,
+            source TEXT NOT NULL DEFAULT 'live',
+            PRIMARY KEY (channel_id, message_id)
+        )""",
+        "CREATE INDEX posts_posted_at ON posts(posted_at)",
+        "CREATE INDEX posts_grouped ON posts(channel_id, grouped_id) WHERE grouped_id IS NOT NULL",
+        """CREATE TABLE post_versions (
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            text_sha256 TEXT NOT NULL,
+            edited_at TEXT,
+            media TEXT,
+            captured_at TEXT NOT NULL,
+            PRIMARY KEY (channel_id, message_id, version),
+            FOREIGN KEY (channel_id, message_id) REFERENCES posts(channel_id, message_id) ON DELETE CASCADE
+        )""",
+        """CREATE TABLE detections (
+            detection_id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            label TEXT NOT NULL,
+            confidence REAL NOT NULL,
+            count INTEGER,
+            names TEXT NOT NULL DEFAULT '[]',
+            names_normalized TEXT NOT NULL DEFAULT '[]',
+            countries TEXT NOT NULL DEFAULT '[]',
+            evidence TEXT NOT NULL DEFAULT '[]',
+            extra_labels TEXT NOT NULL DEFAULT '[]',
+            detector_version TEXT NOT NULL,
+            detected_at TEXT NOT NULL,
+            UNIQUE (channel_id, message_id, version, detector_version),
+            FOREIGN KEY (channel_id, message_id) REFERENCES posts(channel_id, message_id) ON DELETE CASCADE
+        )""",
+        "CREATE INDEX detections_post ON detections(channel_id, message_id, detection_id)",
+        "CREATE INDEX detections_label ON detections(label, detected_at)",
+        """CREATE TABLE subscribers (
+            subscriber_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            address TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'active',
+            language TEXT NOT NULL DEFAULT 'en',
+            display_name TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (kind, address)
+        )""",
+        """CREATE TABLE subscriptions (
+            subscriber_id INTEGER PRIMARY KEY REFERENCES subscribers(subscriber_id) ON DELETE CASCADE,
+            labels TEXT NOT NULL DEFAULT '[]',
+            channel_ids TEXT NOT NULL DEFAULT '[]',
+            min_confidence REAL NOT NULL DEFAULT 0,
+            terms TEXT NOT NULL DEFAULT '[]',
+            mode TEXT NOT NULL DEFAULT 'instant',
+            digest_hour INTEGER NOT NULL DEFAULT 9,
+            timezone TEXT NOT NULL DEFAULT 'UTC'
+        )""",
+        """CREATE TABLE outbox (
+            outbox_id INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers(subscriber_id) ON DELETE CASCADE,
+            destination TEXT NOT NULL,
+            kind TEXT NOT NULL DEFAULT 'alert',
+            dedupe_key TEXT NOT NULL,
+            channel_id INTEGER,
+            message_id INTEGER,
+            detection_id INTEGER,
+            payload TEXT,
+            random_id INTEGER NOT NULL UNIQUE,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            sent_message_ids TEXT,
+            UNIQUE (subscriber_id, dedupe_key)
+        )""",
+        "CREATE INDEX outbox_due ON outbox(status, next_attempt_at)",
+        "CREATE INDEX outbox_post ON outbox(channel_id, message_id)",
+        """CREATE TABLE events (
+            event_id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            detail TEXT,
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_kind ON events(kind, subject, event_id)",
+    )
+
+
+# Append new migrations at the end; never reorder or edit released ones.
+MIGRATIONS: list[tuple[str, Migration]] = [
+    ("0001_core", m0001_core),
+]
+
+
+async def applied(db: Database) -> set[str]:
+    await db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return {r[0] for r in await db.fetchall("SELECT name FROM schema_migrations")}
+
+
+async def apply_migrations(db: Database) -> list[str]:
+    """Apply every pending migration, each in its own transaction. Idempotent; returns names applied."""
+    async with db.transaction():
+        done = await applied(db)
+    new: list[str] = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        async with db.transaction():
+            # Re-check inside the lock: another process may have applied it meanwhile.
+            if await db.fetchone("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)):
+                continue
+            await fn(db)
+            await db.execute(
+                "INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            )
+        log.info("applied migration %s", name)
+        new.append(name)
+    return new

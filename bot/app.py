@@ -98,6 +98,21 @@ async def run_demo(settings: Settings, replay: Path, db_path: Path, senders: Map
         await svc.close()
 
 
+def heartbeat_path(settings: Settings) -> Path:
+    return Path(settings.database.path).with_name("heartbeat")
+
+
+async def heartbeat(settings: Settings, every_s: float = 15.0) -> None:
+    """Touch a file next to the database while the service lives; `tgwatch health` reads its age."""
+    path = heartbeat_path(settings)
+    while True:
+        try:
+            path.write_text(utcnow().isoformat(), encoding="utf-8")
+        except OSError as e:
+            log.warning("cannot write heartbeat %s: %s", path, e.strerror)
+        await asyncio.sleep(every_s)
+
+
 def install_signal_handlers(stop: Callable[[], None]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -115,6 +130,7 @@ async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[
     stopping = asyncio.Event()
     install_signal_handlers(stopping.set)
     runner = asyncio.create_task(svc.loop.run())
+    beat = asyncio.create_task(heartbeat(settings))
     try:
         for ev in read_replay(replay):
             if stopping.is_set():
@@ -134,7 +150,8 @@ async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[
             log.warning("delivery did not drain within %.1f s; pending alerts stay queued", settings.run.grace_s)
         return 0
     finally:
-        runner.cancel()
-        with suppress(asyncio.CancelledError):
-            await runner
+        for task in (runner, beat):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         await svc.close()

@@ -55,6 +55,8 @@ class Context:
         self.config_path = config_path
         self.log_level = log_level
         self._settings: Settings | None = None
+        # One-off commands log warnings only; the service (`run`) logs at [run] log_level.
+        self.service = False
 
     @property
     def settings(self) -> Settings:
@@ -63,7 +65,8 @@ class Context:
                 self._settings = load_settings(self.config_path)
             except ConfigError as e:
                 raise _translate(e) from None
-            setup_logging(self.log_level or self._settings.run.log_level, self._settings.secrets())
+            level = self.log_level or (self._settings.run.log_level if self.service else "WARNING")
+            setup_logging(level, self._settings.secrets())
         return self._settings
 
 
@@ -124,6 +127,7 @@ async def run(ctx: Context, replay: Path | None, console: bool, exit_when_done: 
     from bot.app import run_replay_service
     from bot.console import ConsoleSender
 
+    ctx.service = True
     settings = ctx.settings
     senders: dict = {}
     if console:
@@ -154,6 +158,28 @@ async def migrate(ctx: Context) -> None:
     click.echo(f"{s.database.path}: applied {', '.join(new)}" if new else f"{s.database.path}: schema is up to date")
 
 
+@main.command()
+@click.option("--max-age-s", default=120.0, show_default=True, help="Heartbeat older than this means unhealthy.")
+@pass_ctx
+def health(ctx: Context, max_age_s: float) -> None:
+    """Exit 0 if a running service's heartbeat is fresh, 1 otherwise (for Docker HEALTHCHECK)."""
+    from datetime import datetime
+
+    from bot.app import heartbeat_path
+    from bot.timeutil import as_utc, utcnow
+
+    path = heartbeat_path(ctx.settings)
+    try:
+        beat = as_utc(datetime.fromisoformat(path.read_text(encoding="utf-8").strip()))
+    except (OSError, ValueError):
+        raise TgwatchClickError(f"no heartbeat at {path}: is `tgwatch run` running?", EXIT_RUNTIME) from None
+    age = (utcnow() - beat).total_seconds()
+    if age > max_age_s:
+        raise TgwatchClickError(f"heartbeat is {age:.0f} s old (limit {max_age_s:.0f} s): the service is stuck or down",
+                                EXIT_RUNTIME)
+    click.echo(f"ok: heartbeat {age:.0f} s old")
+
+
 async def _deps(ctx: Context):
     from bot.detection import load_detector
     from handlers.deps import Deps
@@ -176,8 +202,9 @@ def channels() -> None:
 @run_async
 async def channels_add(ctx: Context, ref: str, channel_id: int | None) -> None:
     """Watch a channel: @name or a t.me link."""
-    from handlers.channels import add_channel
+    from handlers.channels import add_channel, parse_channel_ref
 
+    parse_channel_ref(ref)  # fail on a bad name before touching the database
     deps = await _deps(ctx)
     try:
         ch = await add_channel(ref, deps, channel_id=channel_id)

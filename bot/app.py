@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import signal
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -81,9 +82,8 @@ async def run_demo(settings: Settings, replay: Path, db_path: Path, senders: Map
         for ev in read_replay(replay):
             await apply_event(ev, svc.deps)
             n += 1
-        svc.loop.stop()
+        svc.loop.stop(math.inf)
         await runner
-        await svc.loop.drain()
         db = svc.db
         return DemoSummary(
             events=n,
@@ -140,16 +140,18 @@ async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[
             await retry_busy(lambda: apply_event(ev, svc.deps))
             await asyncio.sleep(0)
         log.info("replay source finished")
-        if exit_when_done:
-            await svc.loop.drain()
+        if exit_when_done and not stopping.is_set():
+            # Deliver everything due, then stop; the loop is the only sender (a second drain
+            # running beside it would send the same rows twice).
+            svc.loop.stop(math.inf)
+            stop_wait = asyncio.create_task(stopping.wait())
+            await asyncio.wait({runner, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
         else:
             await stopping.wait()
-        log.info("stopping: draining delivery for up to %.1f s", settings.run.grace_s)
-        svc.loop.stop()
-        try:
-            await asyncio.wait_for(runner, timeout=settings.run.grace_s)
-        except asyncio.TimeoutError:
-            log.warning("delivery did not drain within %.1f s; pending alerts stay queued", settings.run.grace_s)
+        if not runner.done():
+            await _drain_within_grace(svc, runner, settings.run.grace_s)
+        runner.result()  # surface an error that ended delivery
         return 0
     finally:
         for task in (runner, beat):
@@ -157,3 +159,15 @@ async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[
             with suppress(asyncio.CancelledError):
                 await task
         await svc.close()
+
+
+async def _drain_within_grace(svc: Service, runner: asyncio.Task, grace_s: float) -> None:
+    """SIGTERM: keep delivering what is due for up to grace_s; no send starts after it, and one
+    still in flight at the deadline is cancelled (its row stays pending and is resent with the same
+    random_id / idempotency key, which the destination deduplicates)."""
+    log.info("stopping: draining delivery for up to %.1f s", grace_s)
+    svc.loop.stop(grace_s)
+    try:
+        await asyncio.wait_for(asyncio.shield(runner), timeout=grace_s)
+    except asyncio.TimeoutError:
+        log.warning("delivery did not drain within %.1f s; pending alerts stay queued", grace_s)

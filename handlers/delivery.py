@@ -14,7 +14,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 from bot.alerts import render_alert
 from bot.errors import DeliveryRejected, RetryLater
@@ -138,11 +138,16 @@ async def build_message(item: OutboxItem, deps: Deps, sub_kind: str, address: st
     )
 
 
-async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int | None = None) -> DeliveryRound:
-    """Send what is due now. Safe to call concurrently with handle_post; call it again to continue."""
+async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> DeliveryRound:
+    """Send what is due now. Safe to call concurrently with handle_post; call it again to continue.
+
+    `should_stop` is asked before each send: a shutdown waits for one send, not for a whole batch."""
     db = deps.db
     rnd = DeliveryRound()
     for item in await outbox.due(db, deps.clock(), limit or deps.delivery.batch_size):
+        if should_stop is not None and should_stop():
+            break
         sub = await subscribers.get(db, item.subscriber_id)
         now = deps.clock()
         deliverable = ("active", "operator") if item.kind == "notice" else ("active",)

@@ -1,10 +1,13 @@
 """The long-lived delivery task: drains the outbox when woken after a commit, when a retry
-falls due, and after a flood-wait pause. Stops cleanly: `stop()` lets the current send finish."""
+falls due, and after a flood-wait pause. Stops cleanly: `stop(grace_s)` keeps delivering what is
+due for up to grace_s, then lets the current send finish and returns; nothing is cut mid-send."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from typing import Mapping
 
 from bot.errors import StorageError
@@ -21,22 +24,33 @@ class DeliveryLoop:
         self.senders = senders
         self.idle_s = idle_s
         self._wake = asyncio.Event()
-        self._stopping = False
+        self._stop_at: float | None = None  # time.monotonic() after which no new send starts
         self.totals = DeliveryRound()
 
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self) -> None:
-        self._stopping = True
+    def stop(self, grace_s: float = 0.0) -> None:
+        """Ask run() to return: once nothing is due, or after grace_s (then after the current send).
+        `stop(math.inf)` means: deliver everything due now, then return."""
+        stop_at = math.inf if grace_s == math.inf else time.monotonic() + grace_s
+        self._stop_at = stop_at if self._stop_at is None else min(self._stop_at, stop_at)
         self._wake.set()
 
-    async def drain(self) -> DeliveryRound:
-        """Deliver everything due now (used by the demo and on shutdown)."""
+    @property
+    def stopping(self) -> bool:
+        return self._stop_at is not None
+
+    def _past_deadline(self) -> bool:
+        return self._stop_at is not None and time.monotonic() >= self._stop_at
+
+    async def drain(self, should_stop=None) -> DeliveryRound:
+        """Deliver everything due now (used by the demo); returns on a flood pause or when idle."""
         while True:
-            rnd = await deliver_due(self.deps, self.senders)
+            rnd = await deliver_due(self.deps, self.senders, should_stop=should_stop)
             self._add(rnd)
-            if rnd.paused_until or (rnd.sent + rnd.retried + rnd.failed + rnd.skipped) == 0:
+            idle = (rnd.sent + rnd.retried + rnd.failed + rnd.skipped) == 0
+            if rnd.paused_until or idle or (should_stop is not None and should_stop()):
                 return rnd
 
     def _add(self, rnd: DeliveryRound) -> None:
@@ -47,14 +61,17 @@ class DeliveryLoop:
 
     async def run(self) -> None:
         failing = 0
-        while not self._stopping:
+        while not self._past_deadline():
             self._wake.clear()
             try:
-                rnd = await self.drain()
+                rnd = await self.drain(self._past_deadline)
             except StorageError as e:
                 # Locked by another process, disk full...: the rows stay pending; try again later
                 # rather than let the task die and delivery stop silently while capture goes on.
                 failing += 1
+                if self.stopping:
+                    log.warning("delivery stopped with alerts still queued: %s", e)
+                    break
                 if failing == 1:
                     log.warning("delivery paused: %s", e)
                 await self._sleep(min(self.idle_s, 0.5 * 2 ** min(failing, 6)))
@@ -62,8 +79,8 @@ class DeliveryLoop:
             if failing:
                 log.warning("delivery resumed after %d failed round(s)", failing)
                 failing = 0
-            if self._stopping:
-                break
+            if self.stopping:
+                break  # drain() returned: nothing due, a flood pause, or the deadline passed
             now = self.deps.clock()
             if rnd.paused_until:
                 wait = (rnd.paused_until - now).total_seconds()

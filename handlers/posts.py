@@ -89,51 +89,53 @@ async def _handle_in_tx(post: Post, deps: Deps, now: datetime, *, alert: bool, s
 async def _queue_alerts(
     post: Post, detection: Detection, detection_id: int, version: int, deps: Deps, now: datetime
 ) -> tuple[int, int]:
-    """One alert per matching subscriber per post, ever; edits of an alerted post become follow-ups."""
+    """One alert per matching subscriber per post, ever; edits of an alerted post become follow-ups.
+
+    Rows are written with one statement per kind: a burst of announcements for thousands of
+    subscribers must commit in milliseconds (benchmarks/bench_load.py)."""
     db = deps.db
-    queued = followups = 0
     already = {item.subscriber_id for item in await outbox.for_post(db, post.channel_id, post.message_id) if item.kind == "alert"}
+    alerts: list[dict] = []
+    followups: list[dict] = []
+    positive = detection.is_positive
+    payloads: dict[str, str] = {}
     for sub, filters in await subscribers.active_with_filters(db):
+        if not positive and not filters.terms and sub.subscriber_id not in already:
+            continue  # ordinary news reaches only watch terms (most posts of a burst end here)
         if sub.subscriber_id in already:
-            followups += await _queue_followup(post, detection, detection_id, version, sub.subscriber_id, sub.kind, deps, now)
+            followups.append(_followup_row(post, detection_id, version, sub.subscriber_id, sub.kind))
             continue
         reason = match_reason(post, detection, filters)
         if reason is None:
             continue
-        added = await outbox.enqueue(
-            db,
-            subscriber_id=sub.subscriber_id,
-            destination=f"{sub.kind}:{sub.address}",
-            kind="alert",
-            dedupe_key=alert_key(post.channel_id, post.message_id),
-            channel_id=post.channel_id,
-            message_id=post.message_id,
-            detection_id=detection_id,
-            payload=json.dumps({"reason": reason, "version": version}),
-            now=now,
-        )
-        queued += int(added)
-    return queued, followups
+        payload = payloads.get(reason)
+        if payload is None:
+            payload = payloads[reason] = json.dumps({"reason": reason, "version": version})
+        alerts.append({
+            "subscriber_id": sub.subscriber_id,
+            "destination": f"{sub.kind}:{sub.address}",
+            "kind": "alert",
+            "dedupe_key": alert_key(post.channel_id, post.message_id),
+            "channel_id": post.channel_id,
+            "message_id": post.message_id,
+            "detection_id": detection_id,
+            "payload": payload,
+        })
+    return await outbox.enqueue_many(db, alerts, now), await outbox.enqueue_many(db, followups, now)
 
 
-async def _queue_followup(
-    post: Post, detection: Detection, detection_id: int, version: int, subscriber_id: int, kind: str, deps: Deps,
-    now: datetime,
-) -> int:
-    """An edit of a post this subscriber was alerted about: queue an 'edited' follow-up (never a 2nd alert)."""
-    added = await outbox.enqueue(
-        deps.db,
-        subscriber_id=subscriber_id,
-        destination=kind,
-        kind="followup",
-        dedupe_key=f"edit:{post.channel_id}:{post.message_id}:v{version}",
-        channel_id=post.channel_id,
-        message_id=post.message_id,
-        detection_id=detection_id,
-        payload=json.dumps({"version": version}),
-        now=now,
-    )
-    return int(added)
+def _followup_row(post: Post, detection_id: int, version: int, subscriber_id: int, kind: str) -> dict:
+    """An edit of a post this subscriber was alerted about: an 'edited' follow-up (never a 2nd alert)."""
+    return {
+        "subscriber_id": subscriber_id,
+        "destination": kind,
+        "kind": "followup",
+        "dedupe_key": f"edit:{post.channel_id}:{post.message_id}:v{version}",
+        "channel_id": post.channel_id,
+        "message_id": post.message_id,
+        "detection_id": detection_id,
+        "payload": json.dumps({"version": version}),
+    }
 
 
 async def handle_deletion(channel_id: int, message_ids: list[int], deps: Deps) -> list[int]:

@@ -60,6 +60,8 @@ class Database:
         self.path = path
         self._write_lock = asyncio.Lock()
         self._in_tx = False
+        # Per-connection caches owned by the table modules (e.g. subscribers.active_with_filters).
+        self.cache: dict[str, Any] = {}
 
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0, readonly: bool = False) -> "Database":
@@ -145,25 +147,29 @@ class Database:
         await self.execute(sql, params)
         return self.last_changes
 
-    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> None:
+    async def executemany(self, sql: str, rows: Iterable[Iterable[Any]]) -> int:
+        """Run one statement for many rows in a single call; returns the rows changed in total."""
         try:
-            await self._conn.executemany(sql, rows)
+            cur = await self._conn.executemany(sql, rows)
         except sqlite3.Error as e:
+            if isinstance(e, sqlite3.IntegrityError):
+                raise
             raise _error(e, self.path) from e
+        changes = cur.rowcount
+        await cur.close()
+        return max(changes, 0)
 
     async def fetchall(self, sql: str, params: Iterable[Any] | dict = ()) -> list[sqlite3.Row]:
+        # One trip to the connection's thread (execute+fetch+close): most of a post's cost is trips.
         try:
-            async with self._conn.execute(sql, params) as cur:
-                return list(await cur.fetchall())
+            return list(await self._conn.execute_fetchall(sql, params))
         except sqlite3.Error as e:
             raise _error(e, self.path) from e
 
     async def fetchone(self, sql: str, params: Iterable[Any] | dict = ()) -> sqlite3.Row | None:
-        try:
-            async with self._conn.execute(sql, params) as cur:
-                return await cur.fetchone()
-        except sqlite3.Error as e:
-            raise _error(e, self.path) from e
+        """For queries of one row (or where only the first matters; the rest are read and dropped)."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchval(self, sql: str, params: Iterable[Any] | dict = ()) -> Any:
         row = await self.fetchone(sql, params)

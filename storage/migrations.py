@@ -148,9 +148,24 @@ async def m0001_core(db: Database) -> None:
     )
 
 
+async def m0700_subscription_generation(db: Database) -> None:
+    """A token that changes whenever subscribers or their filters change (any process, via triggers),
+    so the matching set can be cached per connection and reloaded only when it changed. A random
+    token, not a counter: a rolled-back change must never leave a number a later change reuses."""
+    await db.execute("CREATE TABLE cache_generations (name TEXT PRIMARY KEY, generation INTEGER NOT NULL)")
+    await db.execute("INSERT INTO cache_generations(name, generation) VALUES ('subscriptions', random())")
+    for table in ("subscribers", "subscriptions"):
+        for op in ("INSERT", "UPDATE", "DELETE"):
+            await db.execute(
+                f"CREATE TRIGGER {table}_{op.lower()}_generation AFTER {op} ON {table} BEGIN "
+                "UPDATE cache_generations SET generation = random() WHERE name = 'subscriptions'; END"
+            )
+
+
 # Append new migrations at the end; never reorder or edit released ones.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_core", m0001_core),
+    ("0700_subscription_generation", m0700_subscription_generation),
 ]
 
 

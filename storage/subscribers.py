@@ -90,12 +90,21 @@ async def subscription(db: Database, subscriber_id: int) -> Subscription:
 
 
 async def active_with_filters(db: Database) -> list[tuple[Subscriber, Subscription]]:
+    """Active subscribers with their filters. Cached per connection and reloaded only when the
+    subscription generation (changed by triggers on every write, from any process) moved."""
+    generation = await db.fetchval("SELECT generation FROM cache_generations WHERE name = 'subscriptions'")
+    hit = db.cache.get("active_with_filters")
+    if hit is not None and generation is not None and hit[0] == generation:
+        return list(hit[1])
     rows = await db.fetchall(
         """SELECT s.*, f.labels, f.channel_ids, f.min_confidence, f.terms, f.mode, f.digest_hour, f.timezone
            FROM subscribers s JOIN subscriptions f USING (subscriber_id)
            WHERE s.status = 'active' ORDER BY s.subscriber_id"""
     )
-    return [(_subscriber(r), _subscription(r)) for r in rows]
+    result = [(_subscriber(r), _subscription(r)) for r in rows]
+    if generation is not None:
+        db.cache["active_with_filters"] = (generation, tuple(result))
+    return result
 
 
 async def delete(db: Database, subscriber_id: int) -> None:

@@ -95,6 +95,7 @@ async def test_whole_effect_commits_together_or_not_at_all(deps, monkeypatch):
         raise RuntimeError("crash while queueing")
 
     monkeypatch.setattr(ob, "enqueue", boom)
+    monkeypatch.setattr(ob, "enqueue_many", boom)
     try:
         await handle_post(make_post(1, PARDON), deps)
     except RuntimeError:

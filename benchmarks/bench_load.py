@@ -1,0 +1,190 @@
+"""Load benchmark: a burst of channel posts against thousands of subscribers.
+
+    .venv/bin/python -m benchmarks.bench_load [--channels 200] [--posts 1000] [--detections 50]
+                                              [--subscribers 2000] [--rate 25] [--delivery-s 20]
+
+200 watched channels post 1,000 messages within one second (50 of them announcements) while
+2,000 subscribers are registered and the delivery loop runs. Figures:
+- commit latency: from a post's arrival to its outbox rows being committed (p50/p99/max);
+- delivery throughput: alerts sent per second through a paced fake sender (a token bucket at the
+  configured global rate, optional simulated round trip) against that rate;
+- memory: peak RSS of the process at the end.
+Baseline in the same run: the same burst with no subscribers (capture cost alone).
+Targets (issue 7): p99 <= 50 ms, delivery >= 95% of the rate, RSS <= 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.detection import load_detector
+from bot.models import Post, Subscription
+from config.settings import DeliverySettings
+from handlers.delivery import OutgoingMessage
+from handlers.delivery_loop import DeliveryLoop
+from handlers.deps import Deps
+from handlers.posts import handle_post
+from storage import subscribers
+from storage.db import open_database
+
+ANNOUNCEMENT = "Александр Лукашенко помиловал {n} осуждённых за преступления экстремистской направленности."
+NEWS = "Уборочная кампания в районе {n}: намолочено более {n} тысяч тонн зерна, работы продолжаются."
+
+
+class PacedSender:
+    """A fake bot: a token bucket at `rate_per_s` (burst 1) and an optional round trip per send."""
+
+    def __init__(self, rate_per_s: float, rtt_s: float = 0.0):
+        self.interval_s = 1.0 / rate_per_s
+        self.rtt_s = rtt_s
+        self.next_at = 0.0
+        self.sent_at: list[float] = []
+
+    async def send(self, message: OutgoingMessage) -> list[int]:
+        now = time.monotonic()
+        if self.next_at > now:
+            await asyncio.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval_s
+        if self.rtt_s:
+            await asyncio.sleep(self.rtt_s)
+        self.sent_at.append(time.monotonic())
+        return [len(self.sent_at)]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def add_subscribers(deps: Deps, n: int, channel_ids: list[int]) -> None:
+    rng = random.Random(7)
+    now = deps.clock()
+    async with deps.db.transaction():
+        for i in range(n):
+            sid = await subscribers.upsert(deps.db, "telegram", str(10_000_000 + i), now)
+            r = rng.random()
+            if r < 0.2:
+                sub = Subscription(sid, labels=("pardon", "release"))
+            elif r < 0.3:
+                sub = Subscription(sid, terms=("Дубровский", "Статкевич"))
+            elif r < 0.4:
+                sub = Subscription(sid, channel_ids=tuple(rng.sample(channel_ids, 5)))
+            else:
+                continue
+            await subscribers.save_subscription(deps.db, sub)
+
+
+def make_burst(channels: int, posts: int, detections: int) -> list[tuple[float, Post]]:
+    """(arrival offset in s, post): `posts` posts spread over one second, `detections` of them announcements."""
+    rng = random.Random(11)
+    positive = set(rng.sample(range(posts), detections))
+    base = datetime(2025, 9, 11, 12, 0, tzinfo=timezone.utc)
+    next_id = [0] * channels
+    burst = []
+    for i in range(posts):
+        ch = rng.randrange(channels)
+        next_id[ch] += 1
+        text = (ANNOUNCEMENT if i in positive else NEWS).format(n=i + 1)
+        post = Post(channel_id=2_000_000 + ch, message_id=next_id[ch], text=text, channel_username=f"chan_{ch}",
+                    posted_at=base + timedelta(milliseconds=i))
+        burst.append((i / posts, post))
+    return burst
+
+
+async def run_burst(deps: Deps, burst: list[tuple[float, Post]]) -> list[float]:
+    """Each post arrives at its offset as its own task (as live updates do); returns arrival->commit seconds."""
+    latencies: list[float] = []
+
+    async def one(arrival: float, post: Post) -> None:
+        await handle_post(post, deps, source="bench")
+        latencies.append(time.monotonic() - arrival)
+
+    start = time.monotonic()
+    tasks = []
+    for offset, post in burst:
+        delay = start + offset - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(start + offset, post)))
+    await asyncio.gather(*tasks)
+    return latencies
+
+
+async def scenario(workdir: Path, args: argparse.Namespace, n_subscribers: int, deliver: bool) -> dict:
+    db = await open_database(workdir / f"bench-{n_subscribers}.db")
+    delivery = DeliverySettings(global_rate_per_s=args.rate, batch_size=200)
+    holder: list[DeliveryLoop] = []
+    deps = Deps(db=db, detector=load_detector(), delivery=delivery,
+                wake=lambda: holder[0].wake() if holder else None)
+    channel_ids = [2_000_000 + c for c in range(args.channels)]
+    await add_subscribers(deps, n_subscribers, channel_ids)
+    sender = PacedSender(args.rate, args.rtt_ms / 1000)
+    loop = DeliveryLoop(deps, {"telegram": sender}, idle_s=0.5)
+    holder.append(loop)
+    runner = asyncio.create_task(loop.run()) if deliver else None
+    t0 = time.monotonic()
+    latencies = await run_burst(deps, make_burst(args.channels, args.posts, args.detections))
+    burst_s = time.monotonic() - t0
+    queued = await db.fetchval("SELECT count(*) FROM outbox")
+    result = {"latencies": latencies, "burst_s": burst_s, "queued": queued}
+    if runner:
+        during = len(sender.sent_at)
+        t1 = time.monotonic()
+        await asyncio.sleep(args.delivery_s)
+        loop.stop()
+        await runner
+        # Steady state after the burst: sends per second over the measuring window.
+        after = [t for t in sender.sent_at if t >= t1]
+        result["rate"] = len(after) / (time.monotonic() - t1)
+        result["sent_during_burst"] = during
+        result["sent"] = len(after)
+    await db.close()
+    return result
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="tgwatch-bench-") as tmp:
+        base = await scenario(Path(tmp), args, 0, deliver=False)
+        full = await scenario(Path(tmp), args, args.subscribers, deliver=True)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lat = [x * 1000 for x in full["latencies"]]
+    blat = [x * 1000 for x in base["latencies"]]
+    p50, p99 = statistics.median(lat), percentile(lat, 0.99)
+    print(f"burst: {args.posts} posts from {args.channels} channels in 1 s, {args.detections} announcements, "
+          f"{args.subscribers} subscribers -> {full['queued']} outbox rows")
+    print(f"commit latency (arrival -> outbox committed): p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(lat):.1f} ms"
+          f"   [target p99 <= 50 ms: {'OK' if p99 <= 50 else 'MISSED'}]")
+    print(f"  baseline, no subscribers: p50 {statistics.median(blat):.1f} ms, p99 {percentile(blat, 0.99):.1f} ms "
+          f"-> ratio p99 {p99 / max(percentile(blat, 0.99), 1e-6):.1f}x")
+    print(f"  burst processed in {full['burst_s']:.2f} s (baseline {base['burst_s']:.2f} s)")
+    rate = full.get("rate", 0.0)
+    print(f"delivery: {full.get('sent_during_burst', 0)} sent while the burst was captured; then "
+          f"{full.get('sent', 0)} sent in {args.delivery_s:.0f} s, {rate:.1f}/s against {args.rate:.1f}/s "
+          f"configured (simulated round trip {args.rtt_ms:.0f} ms) = {100 * rate / args.rate:.1f}%"
+          f"   [target >= 95%: {'OK' if rate >= 0.95 * args.rate else 'MISSED'}]")
+    print(f"memory: peak RSS {rss_mb:.0f} MB   [target <= 200 MB: {'OK' if rss_mb <= 200 else 'MISSED'}]")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--channels", type=int, default=200)
+    p.add_argument("--posts", type=int, default=1000)
+    p.add_argument("--detections", type=int, default=50)
+    p.add_argument("--subscribers", type=int, default=2000)
+    p.add_argument("--rate", type=float, default=25.0, help="configured global send rate per second")
+    p.add_argument("--rtt-ms", type=float, default=0.0, help="simulated Telegram round trip per send")
+    p.add_argument("--delivery-s", type=float, default=20.0, help="how long to measure delivery")
+    asyncio.run(main_async(p.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -252,5 +252,26 @@ async def channels_remove(ctx: Context, ref: str) -> None:
     click.echo(f"Stopped watching @{ch.username}; its {ch.last_seen_message_id and 'captured posts stay' or 'record stays'}.")
 
 
+@main.command()
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="Only posts published on or after this date (UTC).")
+@pass_ctx
+@run_async
+async def redetect(ctx: Context, since) -> None:
+    """Re-run the current detector over stored posts; records new results, sends no alerts."""
+    from bot.timeutil import as_utc
+    from handlers.redetect import redetect as run_redetect
+
+    deps = await _deps(ctx)
+    try:
+        report = await run_redetect(deps, since=as_utc(since) if since else None)
+    finally:
+        await deps.db.close()
+    click.echo(f"Scanned {report.scanned} posts with detector {deps.detector.version}: "
+               f"{report.recorded} new results, {report.changed} changed label.")
+    for change, n in sorted(report.changes.items()):
+        click.echo(f"  {change}: {n}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

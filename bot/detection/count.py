@@ -70,7 +70,7 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
     if prev in ("№", "no", "номер", "статья", "article", "ст", "part", "ч"):
         return None
     score = 0.0
-    if sent in hit_sents:
+    if any(toks[h.first].clause == toks[i].clause for h in hits):
         score += 1.0
     dist = min((max(h.first - j, i - h.last, 0) for h in hits if toks[h.first].sent == sent), default=99)
     inside = any(h.first <= i < h.last for h in hits)

@@ -19,7 +19,7 @@ from bot.detection.rules import Context, RuleSet, Trigger, load_rules, match_pat
 from bot.models import Detection, Evidence
 
 CODE_VERSION = "det-1.0"
-Matches = dict[int, list[tuple[int, int]]]
+Matches = dict[int, list[tuple[int, int, tuple[int, ...]]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +35,9 @@ class Hit:
         return self.trigger.label
 
 
-def _in_scope(ctx: Context, norm: Normalized, m: tuple[int, int], first: int, last: int) -> bool:
+def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, own: tuple[int, ...]) -> bool:
     toks = norm.tokens
-    mf, ml = m
+    mf, ml = m[0], m[1]
     if ctx.scope == "post":
         return True
     if toks[mf].sent != toks[first].sent:
@@ -46,9 +46,11 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple[int, int], first: int, la
         return True
     if ctx.scope == "clause":
         return toks[mf].clause <= toks[last - 1].clause and toks[ml - 1].clause >= toks[first].clause
-    before = ml <= first and first - ml <= ctx.distance and toks[ml - 1].clause == toks[first].clause
-    # Words inside a gapped trigger ("выпустил облигации для лиц") count as just after it.
-    after = mf > first and mf - last <= ctx.distance and toks[mf].clause == toks[first].clause
+    # Words inside a gapped trigger ("выпустил облигации для лиц", "people will be released")
+    # count as next to it, on either side.
+    inside = mf > first and ml <= last and not any(mf <= k < ml for k in own)
+    before = inside or ml <= first and first - ml <= ctx.distance and toks[ml - 1].clause == toks[first].clause
+    after = inside or mf > first and mf - last <= ctx.distance and toks[mf].clause == toks[first].clause
     if ctx.scope == "before":
         return before
     if ctx.scope == "after":
@@ -56,18 +58,21 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple[int, int], first: int, la
     return before or after  # around
 
 
-def context_span(ctx: Context, norm: Normalized, matches: Matches, first: int, last: int) -> tuple[int, int] | None:
-    """Span of the first pattern of `ctx` found in its scope around tokens [first, last), else None."""
+def context_span(ctx: Context, norm: Normalized, matches: Matches, first: int, last: int,
+                 own: tuple[int, ...] = ()) -> tuple[int, int] | None:
+    """Span of the first pattern of `ctx` found in its scope around tokens [first, last), else None.
+
+    `own` are the trigger's matched words; other words inside a gapped trigger count as adjacent."""
     toks = norm.tokens
     for pattern in ctx.patterns:
         for m in matches.get(pattern[0], ()):
             if m[0] == first:
                 continue  # the trigger word itself
-            if not _in_scope(ctx, norm, m, first, last):
+            if not _in_scope(ctx, norm, m, first, last, own):
                 continue
             sent = toks[m[0]].sent
             if all(any(toks[o[0]].sent == sent for o in matches.get(sid, ())) for sid in pattern[1:]):
-                return m
+                return m[0], m[1]
     return None
 
 
@@ -79,29 +84,29 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
         seen: set[tuple[int, int]] = set()
         for pattern in trig.patterns:
             for m in matches.get(pattern[0], ()):
-                if m in seen:
+                if m[:2] in seen:
                     continue
                 sent = toks[m[0]].sent
                 if not all(any(toks[o[0]].sent == sent for o in matches.get(sid, ())) for sid in pattern[1:]):
                     continue
                 if not all(context_span(c, norm, matches, m[0], m[1]) for c in trig.requires):
                     continue
-                seen.add(m)
+                seen.add(m[:2])
                 hits.append(_check_blocks(rs, norm, matches, trig, m, sents[sent].question))
     return hits
 
 
 def _check_blocks(rs: RuleSet, norm: Normalized, matches: Matches, trig: Trigger,
-                  m: tuple[int, int], question: bool) -> Hit:
+                  m: tuple, question: bool) -> Hit:
     if question and rs.question_blocks:
         return Hit(trig, m[0], m[1], "block.question", m)
     for block in rs.blocks:
         if not targets(block.labels, trig.label, trig.rule_id):
             continue
-        span = context_span(block.context, norm, matches, m[0], m[1])
+        span = context_span(block.context, norm, matches, m[0], m[1], m[2])
         if span is None:
             continue
-        if any(context_span(u, norm, matches, m[0], m[1]) for u in block.unless):
+        if any(context_span(u, norm, matches, m[0], m[1], m[2]) for u in block.unless):
             continue
         return Hit(trig, m[0], m[1], block.rule_id, span)
     return Hit(trig, m[0], m[1])
@@ -140,7 +145,10 @@ class Detector:
         event = [h for h in active if h.label in builtin]
         numbers = parse_numbers(norm)
         names = names_mod.extract_names(rs, norm, event)
-        count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, len(names))
+        hit_sents = {norm.tokens[h.first].sent for h in event}
+        # Names listed after "Среди них" are a subset of a group: they do not give the count.
+        own = sum(1 for n in names if norm.tokens[_token_at(norm, n.start)].sent in hit_sents)
+        count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own)
         cties = countries_mod.extract_countries(rs, norm, event, label)
         if count_span:
             evidence.append(_evidence(norm, "fact.count", count_span[0], count_span[1], "fact"))
@@ -152,6 +160,13 @@ class Detector:
         texts = tuple(dict.fromkeys(n.text for n in names))
         return Detection(label, conf, count, texts, tuple(names_mod.match_key(t) for t in texts),
                          tuple(dict.fromkeys(c for c, _ in cties)), tuple(evidence), self.version, tuple(extra))
+
+
+def _token_at(norm: Normalized, offset: int) -> int:
+    for i, t in enumerate(norm.tokens):
+        if t.end > offset:
+            return i
+    return len(norm.tokens) - 1
 
 
 def _operator_labels(active: list[Hit], builtin: tuple[str, ...]) -> list[str]:

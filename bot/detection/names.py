@@ -162,7 +162,9 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         if b - a > 2:
             return None
         start = a
-        if not all(_surnamish(rs, words[k]) or len(words[k]) == 1 for k in range(a, b)):
+        described = a > 0 and toks[a - 1].sent == toks[a].sent and b - a == 2 and any(
+            lex(lx, words[a - 1]) for lx in ("person", "prisoner", "demonym_all"))
+        if not described and not all(_surnamish(rs, words[k]) or len(words[k]) == 1 for k in range(a, b)):
             return None
         if b - a == 1 and len(words[a]) == 1:
             return None

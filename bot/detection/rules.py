@@ -185,7 +185,7 @@ class _Compiler:
     @staticmethod
     def _alt(alt: str, exact: set, prefixes: set, where: str) -> None:
         if alt.endswith("*"):
-            stem = fold_term(alt[:-1])
+            stem = fold_term(alt[:-1]).rstrip("ь")  # a stem's last letter is word-internal
             if len(stem) < 2:
                 raise _err(f"{where}: stem '{alt}' is too short; use at least two letters.")
             prefixes.add(stem)
@@ -253,7 +253,7 @@ def _compile(doc: dict, digest: str) -> RuleSet:
 def _fold_entry(entry: str) -> str:
     entry = entry.strip()
     if entry.endswith("*"):
-        return fold_term(entry[:-1]) + "*"
+        return fold_term(entry[:-1]).rstrip("ь") + "*"
     return " ".join(fold_term(w) for w in entry.split())
 
 
@@ -323,14 +323,14 @@ def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int] | set[i
     return out
 
 
-def match_patterns(rs: RuleSet, norm: Normalized) -> dict[int, list[tuple[int, int]]]:
-    """All matches of every compiled sequence: seq id -> [(first token, last token + 1)].
+def match_patterns(rs: RuleSet, norm: Normalized) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
+    """All matches of every compiled sequence: seq id -> [(first, last + 1, matched token positions)].
 
     Sequences never cross a sentence boundary. Greedy left-to-right: bounded work per token.
     """
     elems = token_elements(rs, norm)
     toks = norm.tokens
-    found: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    found: dict[int, list[tuple[int, int, tuple[int, ...]]]] = defaultdict(list)
     starts, seqs = rs.starts, rs.seqs
     for i, here in enumerate(elems):
         if not here:
@@ -339,7 +339,7 @@ def match_patterns(rs: RuleSet, norm: Normalized) -> dict[int, list[tuple[int, i
         for eid in here:
             for sid in starts.get(eid, ()):
                 seq = seqs[sid]
-                pos, ok = i + 1, True
+                pos, ok, at = i + 1, True, [i]
                 for el, gap in seq[1:]:
                     limit = min(pos + gap + 1, len(toks))
                     k = pos
@@ -349,6 +349,7 @@ def match_patterns(rs: RuleSet, norm: Normalized) -> dict[int, list[tuple[int, i
                         ok = False
                         break
                     pos = k + 1
+                    at.append(k)
                 if ok:
-                    found[sid].append((i, pos))
+                    found[sid].append((i, pos, tuple(at)))
     return found

@@ -1,0 +1,130 @@
+"""Citizenships of the freed people, as English country names, from citizenship phrases
+("граждан Польши", "citizens of Poland and Australia", "By citizenship: ...") and nationality
+nouns ("американец", "двух латвийцев", "Latvian smugglers"). Destinations are not citizenships.
+
+Pure functions; the country table lives in config/rules.toml ([country.*]).
+"""
+
+from __future__ import annotations
+
+from bot.detection.normalize import Normalized, fold_term
+from bot.detection.rules import RuleSet
+from bot.detection.scope import event_sentences
+
+_CUE_STEMS = ("граждан", "грамадзян", "citizen", "national", "подданн", "citizenship")
+_NOT_CUE = ("гражданск", "грамадзянск", "nationalit", "nationalis", "nationwide", "national-")
+_DEST = {"в", "во", "у", "ва", "to", "into", "in", "на", "до", "да", "через", "праз", "from", "из", "з", "across",
+         "for", "at", "near", "towards"}
+_EN_AFTER_NOUN = {"and", "was", "were", "who", "has", "had", "is", "are", "on", "with", "from"}
+
+
+def _forms(rs: RuleSet) -> list[tuple[str, str, tuple[str, ...], bool]]:
+    """(country, kind, folded words of one form, ends with *) for every name/demonym/adjective."""
+    cached = rs.cache.get("country_forms")
+    if cached is not None:
+        return cached
+    out = []
+    for country, spec in rs.countries.items():
+        if spec.get("not_citizenship"):
+            continue
+        for kind in ("names", "demonyms", "adjectives"):
+            for entry in spec.get(kind, []):
+                for alt in entry.split("|"):
+                    alt = alt.strip()
+                    star = alt.endswith("*")
+                    words = tuple(fold_term(w) for w in alt.rstrip("*").split())
+                    if words:
+                        out.append((country, kind, words, star))
+    # Nationality nouns and adjectives before names, longer forms first: "латвийцев" is a
+    # demonym although it also starts with the name stem "латви".
+    order = {"demonyms": 0, "adjectives": 1, "names": 2}
+    out.sort(key=lambda f: (order[f[1]], -len(" ".join(f[2]))))
+    rs.cache["country_forms"] = out
+    return out
+
+
+def _form_at(rs: RuleSet, words: list[str], i: int) -> tuple[str, str, int] | None:
+    for country, kind, form, star in _forms(rs):
+        n = len(form)
+        if i + n > len(words):
+            continue
+        ok = all(words[i + k] == form[k] for k in range(n - 1))
+        last = words[i + n - 1]
+        if ok and (last.startswith(form[-1]) if star else last == form[-1]):
+            return country, kind, n
+    return None
+
+
+def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str) -> list[tuple[str, tuple[int, int]]]:
+    """[(English country name, token span)] in order of first mention, without duplicates."""
+    toks = norm.tokens
+    words = [t.text for t in toks]
+    out: dict[str, tuple[int, int]] = {}
+    home = next((c for c, spec in rs.countries.items() if spec.get("home")), None)
+    for s in event_sentences(norm, hits, follow=2):
+        sent = norm.sentences[s]
+        cue_at = None
+        i = sent.first
+        while i < sent.last:
+            w = words[i]
+            if w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE):
+                cue_at = i if cue_at is None else cue_at
+                prev = _form_at(rs, words, i - 1) if i > sent.first else None
+                if prev and prev[1] != "demonyms" and words[i - 1].isascii():  # "Polish citizen", "US citizens"
+                    _add(out, prev[0], (i - 1, i + 1))
+                i += 1
+                continue
+            found = _form_at(rs, words, i)
+            if not found:
+                i += 1
+                continue
+            country, kind, n = found
+            if label == "exchange" and _after_other_side(rs, words, sent.first, i):
+                i += n
+                continue
+            if kind == "demonyms" and _demonym_counts(rs, norm, words, i, n):
+                _add(out, country, (i, i + n))
+            elif kind == "adjectives" and _adjective_is_person(rs, norm, words, i, n):
+                _add(out, country, (i, i + n))
+            elif kind == "names" and cue_at is not None and cue_at < i and not _dest_before(words, i, sent.first):
+                _add(out, country, (i, i + n))
+            i += n
+    if label == "exchange" and home in out:
+        del out[home]  # Belarusians in a swap are freed by the other side
+    return [(c, span) for c, span in out.items()]
+
+
+def _add(out: dict, country: str, span: tuple[int, int]) -> None:
+    out.setdefault(country, span)
+
+
+def _dest_before(words: list[str], i: int, first: int) -> bool:
+    return i > first and words[i - 1] in _DEST
+
+
+def _demonym_counts(rs: RuleSet, norm: Normalized, words: list[str], i: int, n: int) -> bool:
+    w = words[i]
+    if not w.isascii():
+        return True  # Russian/Belarusian nationality nouns name people
+    if w.endswith("s"):
+        return True  # "Belarusians", "Americans"
+    return _adjective_is_person(rs, norm, words, i, n, bare_ok=True)
+
+
+def _adjective_is_person(rs: RuleSet, norm: Normalized, words: list[str], i: int, n: int,
+                         bare_ok: bool = False) -> bool:
+    """English nationality adjective counts only before a word for people ("Latvian smugglers")."""
+    if not words[i].isascii():
+        return False
+    toks = norm.tokens
+    j = i + n
+    if j >= len(words) or toks[j].clause != toks[i].clause:
+        return bare_ok
+    nxt = words[j]
+    if rs.in_lexicon("person", nxt) or rs.in_lexicon("prisoner", nxt):
+        return True
+    return bare_ok and nxt in _EN_AFTER_NOUN
+
+
+def _after_other_side(rs: RuleSet, words: list[str], first: int, i: int) -> bool:
+    return any(rs.phrase_at("fact_other_side", words, k) for k in range(first, i))

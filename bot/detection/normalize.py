@@ -1,0 +1,219 @@
+"""Text normalisation for the detector: folds case, spelling variants and scripts into tokens that
+keep their offsets into the ORIGINAL text, so evidence spans can be highlighted in the post.
+
+Pure functions; no I/O. The folding is applied identically to rule terms (see `fold_term`), so a
+rule written as "памілаваў" matches "ПАМІЛАВАЎ", "памилавав" or Łacinka "pamiłavaŭ".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Characters that may hide inside a word (soft/hard signs, apostrophes, zero-width and bidi marks)
+# become this marker and are dropped from the token, so "памілаваньне" == "памілаванне" and
+# "поми\u200bловал" == "помиловал". Keeping a marker (not deleting) keeps offsets 1:1.
+_GLUE = "\x01"
+MAX_CHARS = 20_000  # work cap per post: a positive is announced in the first screens of text
+
+_ONE_TO_ONE = {
+    "ё": "е", "э": "е", "є": "е", "і": "и", "ї": "и", "ў": "в", "ґ": "г", "_": " ",
+    "ь": _GLUE, "ъ": _GLUE, "'": _GLUE, "’": _GLUE, "ʼ": _GLUE, "`": _GLUE, "\u00ad": _GLUE,
+}
+for _cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x200E, 0x200F, 0x061C,
+            *range(0x202A, 0x202F), *range(0x2066, 0x206A)):
+    _ONE_TO_ONE[chr(_cp)] = _GLUE
+for _cp in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, *range(0x80, 0xA0)):
+    _ONE_TO_ONE[chr(_cp)] = " "
+_TABLE = str.maketrans(_ONE_TO_ONE)
+
+_TOKEN_RX = re.compile(r"[\w\x01]+")
+_SURROGATE_RX = re.compile("[\ud800-\udfff]")
+_FORWARD_RX = re.compile(
+    r"\A\s*(?:forwarded from|переслано от|пересланное сообщение|пераслана ад|repost(?:ed)? from)[^\n]*\n",
+    re.I,
+)
+_SENTENCE_END = set(".!?…\n•▪▫◾◽●■□➖")
+_CLAUSE_MARK = set(",;:—–()«»\"“”„[]|")
+_CYR = re.compile(r"[а-яёіўґєї]")
+_LAT = re.compile(r"[a-zćčłńśšźžŭ]")
+_LACINKA_MARKS = set("ŭćčłńśšźž")
+# Latin letters that look like Cyrillic ones, for words that mix the two scripts.
+_HOMOGLYPHS = str.maketrans("aeopcxykmti", "аеорсхукмті")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word of the post: folded text plus its span in the original text."""
+
+    text: str  # folded form used for matching
+    start: int
+    end: int
+    cap: bool  # first letter upper-case in the original
+    upper: bool  # whole word upper-case in the original (abbreviation)
+    sent: int  # sentence index
+    clause: int  # clause index (global counter, increases at , ; : — and sentence ends)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    first: int  # index of its first token
+    last: int  # index one past its last token
+    question: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    original: str
+    tokens: tuple[Token, ...]
+    sentences: tuple[Sentence, ...]
+
+
+def clean(text: str) -> str:
+    """Replace lone surrogates and cap the length; the result indexes the caller's text 1:1."""
+    if len(text) > MAX_CHARS:
+        text = text[:MAX_CHARS]
+    if _SURROGATE_RX.search(text):
+        text = _SURROGATE_RX.sub(" ", text)
+    return text
+
+
+def fold_chars(text: str) -> str:
+    """Lower-case and fold spelling variants, preserving length (index i maps to index i)."""
+    low = text.lower()
+    if len(low) != len(text):  # e.g. "İ": lower-case char by char to keep offsets
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    return low.translate(_TABLE)
+
+
+def fold_term(term: str) -> str:
+    """Fold a rule term or a single word exactly like post text is folded."""
+    out = _keep_final_soft(fold_chars(term), term)
+    if any(c in _LACINKA_MARKS for c in out):
+        out = lacinka_to_cyrillic(out)
+    return out
+
+
+def is_lacinka(text: str, lang: str | None) -> bool:
+    """True when a Belarusian post is written in Łacinka (Latin script with ŭ, ć, š ...)."""
+    if lang == "en" or lang == "ru":
+        return False
+    low = text[:4000].lower()
+    lat = len(_LAT.findall(low))
+    if lat <= len(_CYR.findall(low)):
+        return False
+    marks = sum(1 for c in low if c in _LACINKA_MARKS)
+    return lang == "be" or (marks >= 3 and ("ŭ" in low or "ć" in low or "ś" in low or "ź" in low))
+
+
+_L_CONS = {"b": "б", "c": "ц", "ć": "ць", "č": "ч", "d": "д", "f": "ф", "g": "г", "h": "г",
+           "k": "к", "ł": "л", "m": "м", "n": "н", "ń": "нь", "p": "п", "r": "р", "s": "с",
+           "ś": "сь", "š": "ш", "t": "т", "v": "в", "w": "в", "z": "з", "ź": "зь", "ž": "ж",
+           "ŭ": "ў", "x": "кс", "q": "к"}
+_L_VOW = {"a": "а", "e": "э", "i": "і", "o": "о", "u": "у", "y": "ы"}
+_L_IOT = {"a": "я", "e": "е", "o": "ё", "u": "ю", "i": "і"}
+
+
+def lacinka_to_cyrillic(word: str) -> str:
+    """Transliterate one lower-case Łacinka word to (folded) Belarusian Cyrillic."""
+    out: list[str] = []
+    i, n = 0, len(word)
+    while i < n:
+        c = word[i]
+        nxt = word[i + 1] if i + 1 < n else ""
+        prev_vowel = i == 0 or word[i - 1] in _L_VOW
+        if c == "c" and nxt == "h":
+            out.append("х")
+            i += 2
+            continue
+        if c == "l":
+            if nxt in _L_IOT:
+                out.append("л" + _L_IOT[nxt])
+                i += 2
+            else:
+                out.append("ль")
+                i += 1
+            continue
+        if c == "j" and nxt in _L_IOT:
+            out.append(_L_IOT[nxt])
+            i += 2
+            continue
+        if c == "i" and nxt in "aeou" and nxt and not prev_vowel:
+            out.append(_L_IOT[nxt])
+            i += 2
+            continue
+        if c == "j":
+            out.append("й")
+        elif c in _L_VOW:
+            out.append(_L_VOW[c])
+        else:
+            out.append(_L_CONS.get(c, c))
+        i += 1
+    return fold_chars("".join(out)).replace(_GLUE, "")
+
+
+def _keep_final_soft(folded: str, orig: str) -> str:
+    """Drop glue marks, but keep a word-final soft sign: "Беларусь" (country) != "беларус" (person)."""
+    if folded.endswith(_GLUE) and orig[-1:] in ("ь", "Ь") and len(folded) > 3:  # not тарашкевіца "зь"
+        return folded.replace(_GLUE, "") + "ь"
+    return folded.replace(_GLUE, "")
+
+
+def _fix_token(word: str, lacinka: bool, orig: str = "") -> str:
+    word = _keep_final_soft(word, orig)
+    if not word:
+        return word
+    if lacinka and _LAT.search(word):
+        return lacinka_to_cyrillic(word)
+    if _CYR.search(word) and re.search("[a-z]", word):
+        # Mixed scripts (obfuscation or OCR): read Latin look-alikes as Cyrillic.
+        return fold_chars(word.translate(_HOMOGLYPHS)).replace(_GLUE, "")
+    return word
+
+
+def normalize(text: str, lang: str | None = None) -> Normalized:
+    """Tokenise a post into folded tokens with sentence/clause structure and original offsets."""
+    text = clean(text or "")
+    body_start = 0
+    m = _FORWARD_RX.match(text)
+    if m:  # a forwarded-from header names a channel, not an event
+        body_start = m.end()
+    folded = fold_chars(text)
+    lacinka = is_lacinka(text, lang)
+    tokens: list[Token] = []
+    sentences: list[Sentence] = []
+    sent_first, sent_idx, clause = 0, 0, 0
+    prev_end = body_start
+    for m in _TOKEN_RX.finditer(folded, body_start):
+        s, e = m.span()
+        gap = folded[prev_end:s]
+        if tokens and gap:
+            if _is_sentence_break(gap, folded, prev_end, s):
+                sentences.append(Sentence(sent_first, len(tokens), "?" in gap))
+                sent_first, sent_idx = len(tokens), sent_idx + 1
+                clause += 1
+            elif any(c in _CLAUSE_MARK for c in gap) or " - " in gap:
+                clause += 1
+        prev_end = e
+        orig = text[s:e]
+        word = _fix_token(m.group(), lacinka, orig)
+        if not word:
+            continue
+        first = orig.lstrip(_GLUE)[:1]
+        tokens.append(Token(word, s, e, first.isupper(), orig.isupper() and len(orig) > 1,
+                            sent_idx, clause))
+    tail = folded[prev_end:]
+    sentences.append(Sentence(sent_first, len(tokens), "?" in tail[:3]))
+    return Normalized(text, tuple(tokens), tuple(sentences))
+
+
+def _is_sentence_break(gap: str, folded: str, a: int, b: int) -> bool:
+    if not any(c in _SENTENCE_END for c in gap):
+        # Emoji used as bullets also start a new statement.
+        return any(unicodedata.category(c) == "So" for c in gap)
+    if gap in (".", ",") and folded[a - 1:a].isdigit() and folded[b:b + 1].isdigit():
+        return False  # decimal point: "2.5"
+    if gap.strip() == "." and (a < 2 or not folded[a - 2].isalnum()) and folded[a - 1:a].isalpha():
+        return False  # an initial or abbreviation: "U.S.", "Людмила К. вышла"
+    return True

@@ -273,5 +273,10 @@ async def redetect(ctx: Context, since) -> None:
         click.echo(f"  {change}: {n}")
 
 
+from bot.cli_detection import detect_command, eval_command  # noqa: E402
+
+main.add_command(detect_command)
+main.add_command(eval_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -105,6 +105,35 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
             loop.add_signal_handler(sig, stop)
 
 
+async def run_telegram_service(settings: Settings, senders: Mapping[str, Sender]) -> int:
+    """`tgwatch run`: capture from Telegram (live + reconcile passes), deliver with the bot, answer
+    bot commands; SIGTERM stops capture and drains delivery for up to [run] grace_s."""
+    from bot.telegram.service import TelegramEdges  # telethon stays out of this module's imports
+
+    edges = TelegramEdges(settings)
+    svc = await build_service(settings, {**senders, **edges.senders()})
+    stopping = asyncio.Event()
+    install_signal_handlers(stopping.set)
+    runner = asyncio.create_task(svc.loop.run())
+    try:
+        await edges.start(svc.deps)
+        log.info("capturing from Telegram; SIGTERM or Ctrl-C stops")
+        await edges.run_until(stopping)
+        log.info("stopping: draining delivery for up to %.1f s", settings.run.grace_s)
+        svc.loop.stop()
+        try:
+            await asyncio.wait_for(runner, timeout=settings.run.grace_s)
+        except asyncio.TimeoutError:
+            log.warning("delivery did not drain within %.1f s; pending alerts stay queued", settings.run.grace_s)
+        return 0
+    finally:
+        runner.cancel()
+        with suppress(asyncio.CancelledError):
+            await runner
+        await edges.close()
+        await svc.close()
+
+
 async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[str, Sender], *,
                              exit_when_done: bool = False) -> int:
     """`tgwatch run --replay FILE`: a replay source instead of Telegram, otherwise the real service.

@@ -17,7 +17,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Protocol, Sequence
+from typing import Awaitable, Callable, Protocol, Sequence
 
 from telethon.errors import RPCError
 
@@ -89,8 +89,10 @@ class PassReport:
 
 class Reconciler:
     def __init__(self, deps: Deps, source: HistorySource, settings: IngestSettings, *,
-                 monotonic: Callable[[], float] = time.monotonic, rng: random.Random | None = None):
+                 monotonic: Callable[[], float] = time.monotonic, rng: random.Random | None = None,
+                 before_pass: Callable[[], Awaitable[None]] | None = None):
         self.deps = deps
+        self.before_pass = before_pass
         self.source = source
         self.settings = settings
         self.budget = HistoryBudget(settings.history_requests_per_30s, monotonic)
@@ -105,6 +107,8 @@ class Reconciler:
     async def run_pass(self) -> PassReport:
         """One reconcile pass. Raises SessionLost when the user session is gone."""
         rep = PassReport()
+        if self.before_pass is not None:
+            await self.before_pass()
         now = self.deps.clock()
         watched = [c for c in await channels.list_all(self.deps.db) if c.status in ("active", "unjoinable")]
         rep.channels = len(watched)

@@ -34,8 +34,10 @@ class Delivered:
 
 class FakeBotServer:
     def __init__(self, clock: Callable[[], float], *, global_per_s: int = 30, private_interval_s: float = 1.0,
-                 group_per_minute: int = 20):
+                 group_per_minute: int = 20, latency_s: float = 0.0, sleep: Callable[[float], Any] | None = None):
         self.clock = clock
+        self.latency_s = latency_s  # round trip per call, spent through `sleep` (virtual or real)
+        self.sleep = sleep
         self.global_per_s = global_per_s
         self.private_interval_s = private_interval_s
         self.group_per_minute = group_per_minute
@@ -69,6 +71,8 @@ class FakeBotServer:
 
     async def __call__(self, request: Any) -> Any:
         self.calls += 1
+        if self.latency_s and self.sleep is not None:
+            await self.sleep(self.latency_s)
         now = self.clock()
         if isinstance(request, functions.messages.EditMessageRequest):
             self.edits.append((int(request.peer), request.id, request.message or ""))

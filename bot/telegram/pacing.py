@@ -2,8 +2,9 @@
 wait is the exception: at most 1 message/s per private chat, 20/min per group or channel, and a
 global rate (settings.delivery, default 25/s).
 
-Sliding windows, not buckets with bursts: in ANY window of 1 s (60 s for groups) the count stays
-within the limit, which is what Telegram measures.
+Sliding windows, not buckets with bursts: in ANY window of 60 s a group gets at most 20, and the
+global rate is spread evenly (one send every 1/rate s), so even with scheduling jitter no 1 s
+window holds much more than the rate.
 """
 
 from __future__ import annotations
@@ -55,9 +56,7 @@ class Pacer:
 
     def __init__(self, limits: Limits = Limits()):
         self.limits = limits
-        # The global rate as n per window: 25/s -> 25 per 1 s; 0.5/s -> 1 per 2 s.
-        n = max(1, int(limits.global_per_s)) if limits.global_per_s >= 1 else 1
-        self._global = _Window(n, n / limits.global_per_s)
+        self._global = _Window(1, 1.0 / limits.global_per_s)
         self._chats: dict[int, _Window] = {}
         self._paused_until = 0.0
 

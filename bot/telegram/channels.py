@@ -90,8 +90,13 @@ async def add_channel_online(settings: Any, deps: Deps, ref: str, *, backfill: i
     a channel already watched keeps its history cursor unless a backfill is asked for."""
     from bot.telegram.client import build_client
     from bot.telegram.errors import mark_channel
-    from handlers.channels import add_channel
+    from handlers.channels import add_channel, parse_channel_ref
 
+    name = parse_channel_ref(ref)  # a bad name fails before anything else
+    t = settings.telegram
+    if not t.api_id or not t.api_hash:
+        raise UserError(f"resolving @{name} needs Telegram: set [telegram] api_id and api_hash and run "
+                        "`tgwatch login`, or pass --id CHANNEL_ID to add it offline")
     client = build_client(settings, "user")
     try:
         await client.connect()

@@ -64,8 +64,9 @@ def add_server_key(pem_file: Path) -> None:
 
 def _require_api(t: TelegramSettings) -> None:
     if not t.api_id or not t.api_hash:
-        raise ConfigError(["[telegram] api_id and api_hash: required to talk to Telegram; "
-                           "get them at https://my.telegram.org (API development tools)"])
+        raise ConfigError(["[telegram] api_id and api_hash: required to talk to Telegram; get them at "
+                           "https://my.telegram.org (API development tools), then run `tgwatch login`. "
+                           "To try tgwatch without an account use `tgwatch run --replay FILE` or `tgwatch demo`"])
 
 
 def build_client(settings: Settings, which: str) -> TelegramClient:

@@ -105,15 +105,19 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
             loop.add_signal_handler(sig, stop)
 
 
-async def run_telegram_service(settings: Settings, senders: Mapping[str, Sender]) -> int:
+async def run_telegram_service(settings: Settings, senders: Mapping[str, Sender], *, edges=None,
+                               stop: asyncio.Event | None = None) -> int:
     """`tgwatch run`: capture from Telegram (live + reconcile passes), deliver with the bot, answer
-    bot commands; SIGTERM stops capture and drains delivery for up to [run] grace_s."""
-    from bot.telegram.service import TelegramEdges  # telethon stays out of this module's imports
+    bot commands; SIGTERM stops capture and drains delivery for up to [run] grace_s.
+    Tests pass `edges` (TelegramEdges over fake clients) and `stop` instead of signals."""
+    if edges is None:
+        from bot.telegram.service import TelegramEdges  # telethon stays out of this module's imports
 
-    edges = TelegramEdges(settings)
+        edges = TelegramEdges(settings)
     svc = await build_service(settings, {**senders, **edges.senders()})
-    stopping = asyncio.Event()
-    install_signal_handlers(stopping.set)
+    stopping = stop or asyncio.Event()
+    if stop is None:
+        install_signal_handlers(stopping.set)
     runner = asyncio.create_task(svc.loop.run())
     try:
         await edges.start(svc.deps)

@@ -8,6 +8,7 @@ the real errors for blocked users. Time comes from an injected clock.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -53,6 +54,7 @@ class FakeBotServer:
         self._global: deque[float] = deque()
         self._chat: dict[int, deque[float]] = defaultdict(deque)
         self._next_id = 1
+        self.changed = asyncio.Event()  # set on every delivery: tests wait on it instead of sleeping
 
     def _limit_wait(self, chat_id: int, now: float) -> int:
         """Seconds Telegram would ask us to wait, or 0 when this send is within limits."""
@@ -100,6 +102,7 @@ class FakeBotServer:
         self._next_id += 1
         self.delivered.append(d)
         self.by_random_id[request.random_id] = d
+        self.changed.set()
         if self.crash_after_next_send:
             self.crash_after_next_send = False
             raise SimulatedCrash("the process died after Telegram accepted the message")

@@ -240,6 +240,8 @@ class Reconciler:
                 raise
             except (RPCError, OSError, ConnectionError, asyncio.TimeoutError) as e:
                 log.warning("reconcile pass failed (%s); retrying at the next pass", type(e).__name__)
+            except Exception:  # a bug must not end capture for good: say it loudly, try again next pass
+                log.exception("reconcile pass crashed; retrying at the next pass")
             delay = self.settings.reconcile_interval_s + self.rng.uniform(0, self.settings.reconcile_jitter_s)
             if rep.deferred:
                 delay = min(delay, max(1.0, self.budget.wait_s() * 2))

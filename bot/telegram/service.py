@@ -31,17 +31,26 @@ from handlers.deps import Deps
 log = logging.getLogger(__name__)
 
 
+def _report_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("capture task %s stopped: %r", task.get_name(), task.exception())
+
+
 class TelegramEdges:
     """Owns the two clients and the capture tasks. `senders()` before the service is built,
     `start(deps)` once it is, `run_until(stop)`, then `close()`."""
 
-    def __init__(self, settings: Settings, *, check_s: float = 5.0):
+    def __init__(self, settings: Settings, *, check_s: float = 5.0, user: Any = None, bot: Any = None):
+        """`user`/`bot` replace the real clients (tests pass fakes with the same few methods)."""
         self.settings = settings
         self.check_s = check_s
-        self.user = build_client(settings, "user")
-        self.bot = build_client(settings, "bot") if settings.telegram.bot_token else None
+        self.user = user if user is not None else build_client(settings, "user")
+        if bot is None and settings.telegram.bot_token:
+            bot = build_client(settings, "bot")
+        self.bot = bot
         self.sender = BotSender(self.bot, Pacer(Limits.from_settings(settings.delivery))) if self.bot else None
         self.degraded = False
+        self.started = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
 
     def senders(self) -> dict[str, Any]:
@@ -76,6 +85,7 @@ class TelegramEdges:
                                      before_pass=self.reader.refresh_watched)
         await self.reader.refresh_watched()
         self.reader.register(self.user)
+        self.started.set()
 
     async def run_until(self, stop: asyncio.Event) -> None:
         """Capture until `stop` is set. A lost session degrades instead of raising."""
@@ -86,6 +96,8 @@ class TelegramEdges:
             asyncio.create_task(self.reader.run_album_flusher(capture_stop), name="albums"),
             asyncio.create_task(self._supervise(capture_stop), name="connection"),
         ]
+        for t in self._tasks:
+            t.add_done_callback(_report_crash)
         await stop.wait()
         capture_stop.set()
         for t in self._tasks:

@@ -34,6 +34,10 @@ SESSION_LOST: tuple[type[BaseException], ...] = (
 )
 
 
+class ChannelUnresolved(TgwatchError):
+    """No access hash for a channel (added offline with --id) and Telegram cannot resolve it."""
+
+
 class SessionLost(TgwatchError):
     """The Telegram session was revoked, expired or the account deactivated; run `tgwatch login`."""
 

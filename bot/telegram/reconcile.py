@@ -24,7 +24,7 @@ from telethon.errors import RPCError
 from bot.models import Channel
 from bot.telegram.albums import group_posts
 from bot.telegram.convert import to_post
-from bot.telegram.errors import SessionLost, channel_state, is_session_lost, mark_channel
+from bot.telegram.errors import ChannelUnresolved, SessionLost, channel_state, is_session_lost, mark_channel
 from bot.telegram.ingest import ingest
 from config.settings import IngestSettings
 from handlers.deps import Deps
@@ -99,6 +99,7 @@ class Reconciler:
         self.rng = rng or random.Random()
         self._kick = asyncio.Event()
         self.passes = 0
+        self._unresolved_logged: set[int] = set()
 
     def kick(self) -> None:
         """Run a pass soon (after a reconnect, or when the live path saw a hole)."""
@@ -181,6 +182,13 @@ class Reconciler:
             fresh = c.channel_id not in sync
             try:
                 page = await self.source.history(c, None if fresh else cursor, 1 if fresh else PAGE)
+            except ChannelUnresolved:
+                rep.failed_ids.add(c.channel_id)
+                if c.channel_id not in self._unresolved_logged:
+                    self._unresolved_logged.add(c.channel_id)
+                    log.warning("channel %s was added offline (--id) and Telegram cannot resolve it; "
+                                "add it again with `tgwatch channels add @name`", c.channel_id)
+                continue
             except RPCError as e:
                 if is_session_lost(e):
                     raise SessionLost(str(e)) from e

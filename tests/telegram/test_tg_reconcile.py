@@ -143,3 +143,21 @@ async def test_revoked_session_raises_session_lost(deps, vt):
     src.errors[CID] = tg.AuthKeyUnregisteredError(request=None)
     with pytest.raises(SessionLost):
         await _rec(deps, src, vt).run_pass()
+
+
+async def test_unresolvable_channel_is_skipped_and_logged_once(deps, vt, caplog):
+    from bot.telegram.errors import ChannelUnresolved
+
+    await _watch(deps, CID, 2000, cursor=0)
+    src = FakeHistory()
+    src.post(2000, msg(2000, 1, "x"))
+    src.not_joined.add(CID)
+    src.errors[CID] = ChannelUnresolved("no hash")
+    src.errors_in_history_only = True
+    rec = _rec(deps, src, vt, unjoinable_interval_s=0.001)
+    caplog.set_level("WARNING")
+    await rec.run_pass()
+    await rec.run_pass()
+    assert await posts.count(deps.db) == 1  # the other channel went on
+    assert sum("cannot resolve" in m for m in caplog.messages) == 1
+    assert (await channels.get(deps.db, CID)).status == "active"  # not marked deleted

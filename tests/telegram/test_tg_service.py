@@ -40,9 +40,11 @@ class FakeUserClient:
         self.connected = False
         self.fail_with: BaseException | None = None
         self.requests: list = []
+        self.changed = asyncio.Event()
 
     async def connect(self):
         self.connected = True
+        self.connects = getattr(self, "connects", 0) + 1
 
     def is_connected(self):
         return self.connected
@@ -56,6 +58,12 @@ class FakeUserClient:
     def add_event_handler(self, callback, event):
         self.handlers.append((callback, event))
 
+    async def get_input_entity(self, peer):
+        """The session cache: knows the watched channel (added offline, without its access hash)."""
+        if isinstance(peer, types.PeerChannel) and peer.channel_id in self.history:
+            return types.InputPeerChannel(peer.channel_id, 42)
+        raise ValueError("Could not find the input entity")
+
     async def emit(self, update):
         for callback, event in self.handlers:
             if isinstance(update, tuple(event.types)):
@@ -63,6 +71,7 @@ class FakeUserClient:
 
     async def __call__(self, request):
         self.requests.append(type(request).__name__)
+        self.changed.set()
         if self.fail_with is not None:
             raise self.fail_with
         assert isinstance(request, functions.messages.GetPeerDialogsRequest)
@@ -161,7 +170,7 @@ async def test_run_captures_history_and_live_and_delivers_then_stops(tmp_path):
 async def test_lost_session_tells_operators_once_and_keeps_delivering(tmp_path):
     settings = _settings(tmp_path)
     await _prepare(settings)
-    user = FakeUserClient({})
+    user = FakeUserClient({CID: []})
     user.fail_with = tg.AuthKeyUnregisteredError(request=None)
     server = FakeBotServer(time.monotonic)
     edges = TelegramEdges(settings, user=user, bot=FakeBotClient(server))
@@ -171,5 +180,27 @@ async def test_lost_session_tells_operators_once_and_keeps_delivering(tmp_path):
     notice = server.delivered[0]
     assert notice.chat_id == 999 and "tgwatch login" in notice.text
     assert edges.degraded and not user.connected
+    stop.set()
+    assert await asyncio.wait_for(task, 20) == 0
+
+
+async def test_reconnect_triggers_a_reconcile_pass(tmp_path):
+    settings = _settings(tmp_path)
+    await _prepare(settings)
+    user = FakeUserClient({CID: [msg(CID, 10, "news")]})
+    edges = TelegramEdges(settings, user=user, bot=FakeBotClient(FakeBotServer(time.monotonic)), check_s=0.01)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_telegram_service(settings, {}, edges=edges, stop=stop))
+    await asyncio.wait_for(edges.started.wait(), 10)
+
+    async def dialog_requests(n):
+        while user.requests.count("GetPeerDialogsRequest") < n:
+            user.changed.clear()
+            await asyncio.wait_for(user.changed.wait(), 10)
+
+    await dialog_requests(1)  # the pass on start
+    user.connected = False  # the connection drops; the supervisor reconnects and kicks a pass
+    await dialog_requests(2)
+    assert user.connects == 2
     stop.set()
     assert await asyncio.wait_for(task, 20) == 0

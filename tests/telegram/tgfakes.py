@@ -41,7 +41,7 @@ class FakeHistory:
         self.dialog_requests += 1
         assert len(chans) <= 100
         for c in chans:
-            if c.channel_id in self.errors:
+            if c.channel_id in self.errors and not getattr(self, "errors_in_history_only", False):
                 raise self.errors[c.channel_id]
         return {c.channel_id: self.top(c.channel_id) for c in chans if c.channel_id not in self.not_joined}
 

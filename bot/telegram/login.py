@@ -32,6 +32,9 @@ async def login(settings: Settings, prompt: Prompt) -> LoginResult:
     try:
         await client.connect()
         already = await client.is_user_authorized()
+        if not already and settings.telegram.session_string:
+            raise UserError("[telegram] session_string is set but not logged in; unset it to log in "
+                            "into the session file, or put a valid StringSession there")
         if not already:
             try:
                 await client.start(

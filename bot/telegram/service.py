@@ -57,13 +57,22 @@ class TelegramEdges:
         return {"telegram": self.sender} if self.sender else {}
 
     async def start(self, deps: Deps) -> None:
-        """Connect and check both sessions. Raises UserError when the user client is not logged in."""
+        """Connect and check both sessions. Raises UserError (what to do) when either cannot start."""
         self.deps = deps
         try:
-            await self.user.connect()
+            await self._start(deps)
         except OSError as e:
             raise UserError(f"cannot reach the Telegram server ({e.strerror or type(e).__name__}); "
                             "check the network and the [telegram] server_* settings") from None
+        except RPCError as e:
+            if is_session_lost(e):
+                raise UserError(f"the user session stopped working ({type(e).__name__}); "
+                                "run `tgwatch login` again") from None
+            raise UserError(f"Telegram refused to start ({type(e).__name__}); if it names the bot token, "
+                            "check [telegram] bot_token from @BotFather") from None
+
+    async def _start(self, deps: Deps) -> None:
+        await self.user.connect()
         if not await self.user.is_user_authorized():
             raise UserError("the user session is not logged in; run `tgwatch login` first")
         await report_session_ok(deps, "user")

@@ -204,3 +204,20 @@ async def test_reconnect_triggers_a_reconcile_pass(tmp_path):
     assert user.connects == 2
     stop.set()
     assert await asyncio.wait_for(task, 20) == 0
+
+
+async def test_refused_bot_token_is_a_clear_error(tmp_path):
+    import pytest
+
+    from bot.errors import UserError
+
+    settings = _settings(tmp_path)
+    bot = FakeBotClient(FakeBotServer(time.monotonic))
+
+    async def refuse(bot_token):
+        raise tg.AccessTokenInvalidError(request=None)
+
+    bot.start = refuse
+    edges = TelegramEdges(settings, user=FakeUserClient({}), bot=bot)
+    with pytest.raises(UserError, match="bot_token"):
+        await run_telegram_service(settings, {}, edges=edges, stop=asyncio.Event())

@@ -18,7 +18,7 @@ from telethon.errors import RPCError
 
 from bot.errors import UserError
 from bot.telegram.bot import BotFrontend, register_commands
-from bot.telegram.client import build_client
+from bot.telegram.client import build_client, session_path_for, tighten
 from bot.telegram.errors import SessionLost, is_session_lost, report_session_lost, report_session_ok
 from bot.telegram.history import TelethonHistory
 from bot.telegram.pacing import Limits, Pacer
@@ -169,3 +169,7 @@ class TelegramEdges:
             if client is not None:
                 with suppress(Exception):
                     await client.disconnect()
+        for which in ("user", "bot"):
+            path = session_path_for(self.settings, which)
+            if path is not None and path.exists():
+                tighten(path)

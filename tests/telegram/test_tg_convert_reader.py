@@ -125,3 +125,13 @@ async def test_unwatched_channels_are_ignored(deps, vt):
     await r.on_update(types.UpdateNewMessage(types.Message(id=1, peer_id=types.PeerUser(5), date=T0, message="x"),
                                              pts=1, pts_count=1))
     assert await posts.count(deps.db) == 0
+
+
+async def test_edit_that_makes_a_post_an_announcement_alerts_once(deps, vt):
+    r, _ = await _reader(deps, vt)
+    await r.on_update(types.UpdateNewChannelMessage(msg(CID, 10, "Новости дня"), pts=1, pts_count=1))
+    assert await outbox.for_post(deps.db, CID, 10) == []
+    edited = msg(CID, 10, "Новости дня: президент помиловал троих", edit_date=T0 + timedelta(hours=1))
+    await r.on_update(types.UpdateEditChannelMessage(edited, pts=2, pts_count=1))
+    await r.on_update(types.UpdateEditChannelMessage(edited, pts=2, pts_count=1))
+    assert [i.kind for i in await outbox.for_post(deps.db, CID, 10)] == ["alert"]

@@ -120,6 +120,41 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
             loop.add_signal_handler(sig, stop)
 
 
+async def run_telegram_service(settings: Settings, senders: Mapping[str, Sender], *, edges=None,
+                               stop: asyncio.Event | None = None) -> int:
+    """`tgwatch run`: capture from Telegram (live + reconcile passes), deliver with the bot, answer
+    bot commands; SIGTERM stops capture and drains delivery for up to [run] grace_s.
+    Tests pass `edges` (TelegramEdges over fake clients) and `stop` instead of signals."""
+    if edges is None:
+        from bot.telegram.service import TelegramEdges  # telethon stays out of this module's imports
+
+        edges = TelegramEdges(settings)
+    svc = await build_service(settings, {**senders, **edges.senders()})
+    stopping = stop or asyncio.Event()
+    if stop is None:
+        install_signal_handlers(stopping.set)
+    runner = asyncio.create_task(svc.loop.run())
+    beat = asyncio.create_task(heartbeat(settings))
+    try:
+        await edges.start(svc.deps)
+        log.info("capturing from Telegram; SIGTERM or Ctrl-C stops")
+        await edges.run_until(stopping)
+        log.info("stopping: draining delivery for up to %.1f s", settings.run.grace_s)
+        svc.loop.stop()
+        try:
+            await asyncio.wait_for(runner, timeout=settings.run.grace_s)
+        except asyncio.TimeoutError:
+            log.warning("delivery did not drain within %.1f s; pending alerts stay queued", settings.run.grace_s)
+        return 0
+    finally:
+        for task in (runner, beat):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        await edges.close()
+        await svc.close()
+
+
 async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[str, Sender], *,
                              exit_when_done: bool = False) -> int:
     """`tgwatch run --replay FILE`: a replay source instead of Telegram, otherwise the real service.

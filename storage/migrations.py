@@ -148,9 +148,26 @@ async def m0001_core(db: Database) -> None:
     )
 
 
+async def m0300_channel_sync(db: Database) -> None:
+    # The history pass's own cursor: every id <= history_cursor_id was read from history or
+    # seen live without a hole. channels.last_seen_message_id moves with any live post, so it
+    # cannot tell the history pass what the live path skipped.
+    await _run(
+        db,
+        """CREATE TABLE channel_sync (
+            channel_id INTEGER PRIMARY KEY REFERENCES channels(channel_id) ON DELETE CASCADE,
+            history_cursor_id INTEGER NOT NULL DEFAULT 0,
+            top_message_id INTEGER NOT NULL DEFAULT 0,
+            last_checked_at TEXT,
+            last_history_at TEXT
+        )""",
+    )
+
+
 # Append new migrations at the end; never reorder or edit released ones.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_core", m0001_core),
+    ("0300_channel_sync", m0300_channel_sync),
 ]
 
 

@@ -21,6 +21,7 @@ from handlers.delivery import Sender
 from handlers.delivery_loop import DeliveryLoop
 from handlers.deps import Deps
 from handlers.posts import handle_deletion, handle_post
+from handlers.retry import retry_busy
 from storage import subscribers
 from storage.db import Database, open_database
 
@@ -170,7 +171,8 @@ async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[
         for ev in read_replay(replay):
             if stopping.is_set():
                 break
-            await apply_event(ev, svc.deps)
+            # A second process holding the lock past busy_timeout_s must not drop the event.
+            await retry_busy(lambda: apply_event(ev, svc.deps))
             await asyncio.sleep(0)
         log.info("replay source finished")
         if exit_when_done:

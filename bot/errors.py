@@ -4,6 +4,7 @@
     ├── UserError              bad input from a person (CLI argument, bot command, import file)
     │   └── ConfigError        invalid settings; carries every problem found at once
     ├── StorageError           the database cannot be used (read-only, full disk, locked)
+    │   └── StorageBusy        another process held the write lock past busy_timeout_s (transient)
     └── DeliveryError          sending an alert failed
         ├── RetryLater         transient: try again after `after_s` (flood wait, 5xx, network)
         └── DeliveryRejected   permanent for this destination (blocked bot, 4xx, kicked)
@@ -29,6 +30,11 @@ class ConfigError(UserError):
 
 class StorageError(TgwatchError):
     """The database cannot be opened or written."""
+
+
+class StorageBusy(StorageError):
+    """Another process held the write lock longer than the busy timeout; retrying later may succeed.
+    Nothing of the failed transaction was written."""
 
 
 class DeliveryError(TgwatchError):

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
+from bot.alerts import clean
 from bot.errors import UserError
 from bot.models import Post
 from bot.timeutil import as_utc
@@ -41,17 +42,29 @@ def _date(v: object, where: str, key: str) -> datetime:
         raise UserError(f"{where}: '{key}' must be an ISO-8601 date string like 2025-09-11T12:00:00+03:00")
     try:
         return as_utc(datetime.fromisoformat(v))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: e.g. year 1 with a +05:00 offset
         raise UserError(f"{where}: '{key}' is not an ISO-8601 date: {v[:40]!r}") from None
+
+
+# SQLite integers are signed 64-bit; Telegram ids (grouped_id included) fit.
+MAX_ID = 2**63 - 1
+
+
+def _is_id(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_ID
 
 
 def _int(obj: dict, key: str, where: str, required: bool = True) -> int | None:
     v = obj.get(key)
     if v is None and not required:
         return None
-    if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-        raise UserError(f"{where}: '{key}' must be a positive whole number")
+    if not _is_id(v):
+        raise UserError(f"{where}: '{key}' must be a positive whole number below 2^63")
     return v
+
+
+def _count(v: object) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_ID else None
 
 
 def parse_event(obj: object, where: str) -> ReplayEvent:
@@ -63,12 +76,14 @@ def parse_event(obj: object, where: str) -> ReplayEvent:
     channel = obj.get("channel")
     if not isinstance(channel, str) or not channel.strip():
         raise UserError(f"{where}: 'channel' (the channel's username) is required")
-    channel = channel.strip().lstrip("@")
+    channel = clean(channel.strip().lstrip("@"))  # lone surrogates (JSON allows them) become U+FFFD
+    if not channel:
+        raise UserError(f"{where}: 'channel' (the channel's username) is required")
     cid = _int(obj, "channel_id", where, required=False) or channel_id_for(channel)
     if kind == "delete":
         ids = obj.get("message_ids") or [obj.get("message_id")]
-        if not all(isinstance(i, int) and not isinstance(i, bool) and i > 0 for i in ids):
-            raise UserError(f"{where}: 'message_ids' must be positive whole numbers")
+        if not isinstance(ids, list) or not ids or not all(_is_id(i) for i in ids):
+            raise UserError(f"{where}: 'message_ids' must be a list of positive whole numbers")
         return ReplayEvent("delete", channel_id=cid, message_ids=tuple(ids))
     text = obj.get("text", "")
     if not isinstance(text, str):
@@ -80,9 +95,9 @@ def parse_event(obj: object, where: str) -> ReplayEvent:
         posted_at=_date(obj.get("date"), where, "date"),
         edited_at=_date(obj["edit_date"], where, "edit_date") if obj.get("edit_date") else None,
         grouped_id=_int(obj, "grouped_id", where, required=False),
-        media=obj.get("media") if isinstance(obj.get("media"), str) else None,
-        views=obj.get("views") if isinstance(obj.get("views"), int) else None,
-        forwards=obj.get("forwards") if isinstance(obj.get("forwards"), int) else None,
+        media=clean(obj["media"]) if isinstance(obj.get("media"), str) else None,
+        views=_count(obj.get("views")),
+        forwards=_count(obj.get("forwards")),
         channel_username=channel,
     )
     return ReplayEvent(kind, post=post, channel_id=cid)

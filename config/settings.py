@@ -302,6 +302,9 @@ def _build_webhooks(raw: Any, env: Mapping[str, str], problems: list[str]) -> tu
             problems.append(f"{where}: expected a table")
             continue
         name = w.get("name") or f"webhook{i + 1}"
+        if not isinstance(name, str):
+            problems.append(f"{where} name: expected a string")
+            continue
         if name in seen:
             problems.append(f"{where}: name {name!r} is used twice; names must be unique")
         seen.add(name)

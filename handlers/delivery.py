@@ -189,7 +189,10 @@ async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int |
                 if e.deactivate:
                     await subscribers.set_status(db, sub.subscriber_id, "blocked", now)
                     await outbox.drop_pending_for(db, sub.subscriber_id, f"subscriber deactivated: {e}", now)
-            log.info("subscriber %d deactivated: delivery rejected", sub.subscriber_id)
+            # Outbox ids only at INFO: subscriber identity stays out of the logs (DEBUG has it).
+            log.info("outbox %d rejected by its destination%s", item.outbox_id,
+                     "; subscriber deactivated" if e.deactivate else "")
+            log.debug("outbox %d: subscriber %d rejected: %s", item.outbox_id, sub.subscriber_id, e)
             rnd.failed += 1
             continue
         async with db.transaction():

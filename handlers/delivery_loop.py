@@ -7,6 +7,7 @@ import asyncio
 import logging
 from typing import Mapping
 
+from bot.errors import StorageError
 from handlers.delivery import DeliveryRound, Sender, deliver_due
 from handlers.deps import Deps
 from storage import outbox
@@ -45,9 +46,22 @@ class DeliveryLoop:
         self.totals.skipped += rnd.skipped
 
     async def run(self) -> None:
+        failing = 0
         while not self._stopping:
             self._wake.clear()
-            rnd = await self.drain()
+            try:
+                rnd = await self.drain()
+            except StorageError as e:
+                # Locked by another process, disk full...: the rows stay pending; try again later
+                # rather than let the task die and delivery stop silently while capture goes on.
+                failing += 1
+                if failing == 1:
+                    log.warning("delivery paused: %s", e)
+                await self._sleep(min(self.idle_s, 0.5 * 2 ** min(failing, 6)))
+                continue
+            if failing:
+                log.warning("delivery resumed after %d failed round(s)", failing)
+                failing = 0
             if self._stopping:
                 break
             now = self.deps.clock()
@@ -56,8 +70,11 @@ class DeliveryLoop:
             else:
                 nxt = await outbox.next_due_at(self.deps.db)
                 wait = self.idle_s if nxt is None else (nxt - now).total_seconds()
-            wait = min(max(wait, 0.05), self.idle_s)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
-            except asyncio.TimeoutError:
-                pass
+            await self._sleep(min(max(wait, 0.05), self.idle_s))
+
+    async def _sleep(self, wait_s: float) -> None:
+        """Wait `wait_s` or until woken (a commit queued something, or stop())."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=wait_s)
+        except asyncio.TimeoutError:
+            pass

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.alerts import clean
 from bot.models import Detection, Post
 from handlers.deps import Deps
 from handlers.matching import match_reason
@@ -30,6 +31,16 @@ class PostResult:
     followups_queued: int = 0
 
 
+def storable(post: Post) -> Post:
+    """The post as it can be stored and sent: lone surrogates (possible in JSON input, never from
+    Telegram) become U+FFFD, since SQLite's UTF-8 and Telegram cannot carry them. Doing it here, for
+    every source, keeps a re-capture of the same input 'unchanged' instead of a new version."""
+    fields = {k: clean(v) for k, v in (("text", post.text), ("media", post.media),
+                                        ("channel_username", post.channel_username),
+                                        ("forwarded_from", post.forwarded_from)) if v and clean(v) != v}
+    return replace(post, **fields) if fields else post
+
+
 def alert_key(channel_id: int, message_id: int) -> str:
     return f"alert:{channel_id}:{message_id}"
 
@@ -40,6 +51,7 @@ async def handle_post(post: Post, deps: Deps, *, alert: bool = True, source: str
     `alert=False` (imports, redetect) records detections without queueing anything.
     """
     now = deps.clock()
+    post = storable(post)
     async with deps.db.transaction():
         result = await _handle_in_tx(post, deps, now, alert=alert, source=source)
     if result.alerts_queued or result.followups_queued:

@@ -17,22 +17,41 @@ from typing import Any, AsyncIterator, Iterable
 
 import aiosqlite
 
-from bot.errors import StorageError
+from bot.errors import StorageBusy, StorageError
 
 log = logging.getLogger(__name__)
 
 
+# SQLite primary result codes (the low byte of sqlite_errorcode).
+_BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN = 5, 6, 8, 10, 11, 13, 14
+
+
+def _code(e: BaseException) -> int | None:
+    code = getattr(e, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
 def _explain(e: BaseException, path: str) -> str:
-    text = str(e)
-    if "readonly" in text or "read-only" in text:
+    code, text = _code(e), str(e)
+    if code == _READONLY or "readonly" in text or "read-only" in text:
         return f"the database {path} is read-only; check the file and folder permissions or the volume mount"
-    if "disk is full" in text or "full" in text and "database" in text:
+    if code == _FULL or "disk is full" in text or isinstance(e, OSError) and e.errno == 28:
         return f"the disk holding {path} is full; free space and restart (nothing was half-written)"
-    if "locked" in text or "busy" in text:
+    if code in (_BUSY, _LOCKED) or "locked" in text or "busy" in text:
         return f"the database {path} is locked by another process for too long; is a second tgwatch running?"
-    if "unable to open" in text:
+    if code == _CANTOPEN or "unable to open" in text:
         return f"cannot open the database {path}; does its folder exist and is it writable?"
+    if code == _CORRUPT:
+        return f"the database {path} is damaged ({text}); restore it from a backup"
     return f"database error on {path}: {text}"
+
+
+def _error(e: BaseException, path: str) -> StorageError:
+    """Translate a sqlite3/OS error; a lock held too long becomes StorageBusy (the caller may retry)."""
+    message = _explain(e, path)
+    if _code(e) in (_BUSY, _LOCKED) or (_code(e) is None and ("locked" in str(e) or "busy" in str(e))):
+        return StorageBusy(message)
+    return StorageError(message)
 
 
 class Database:
@@ -50,6 +69,9 @@ class Database:
                 Path(p).parent.mkdir(parents=True, exist_ok=True)
             target = f"file:{p}?mode=ro" if readonly else p
             conn = await aiosqlite.connect(target, uri=readonly, isolation_level=None, timeout=busy_timeout_s)
+        except (sqlite3.Error, OSError) as e:
+            raise _error(e, p) from e
+        try:
             conn.row_factory = sqlite3.Row
             await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             await conn.execute("PRAGMA foreign_keys = ON")
@@ -57,7 +79,9 @@ class Database:
                 await conn.execute("PRAGMA journal_mode = WAL")
                 await conn.execute("PRAGMA synchronous = NORMAL")
         except (sqlite3.Error, OSError) as e:
-            raise StorageError(_explain(e, p)) from e
+            # Close it: aiosqlite's thread would otherwise keep the process alive after the error.
+            await conn.close()
+            raise _error(e, p) from e
         return cls(conn, p)
 
     async def close(self) -> None:
@@ -76,7 +100,7 @@ class Database:
             try:
                 await self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as e:
-                raise StorageError(_explain(e, self.path)) from e
+                raise _error(e, self.path) from e
             self._in_tx = True
             try:
                 yield self
@@ -96,7 +120,7 @@ class Database:
                         await self._conn.execute("ROLLBACK")
                     except sqlite3.Error:
                         pass
-                    raise StorageError(_explain(e, self.path)) from e
+                    raise _error(e, self.path) from e
 
     @property
     def in_transaction(self) -> bool:
@@ -109,7 +133,7 @@ class Database:
         except sqlite3.Error as e:
             if isinstance(e, sqlite3.IntegrityError):
                 raise
-            raise StorageError(_explain(e, self.path)) from e
+            raise _error(e, self.path) from e
         rowid = cur.lastrowid
         changes = cur.rowcount
         await cur.close()
@@ -125,21 +149,21 @@ class Database:
         try:
             await self._conn.executemany(sql, rows)
         except sqlite3.Error as e:
-            raise StorageError(_explain(e, self.path)) from e
+            raise _error(e, self.path) from e
 
     async def fetchall(self, sql: str, params: Iterable[Any] | dict = ()) -> list[sqlite3.Row]:
         try:
             async with self._conn.execute(sql, params) as cur:
                 return list(await cur.fetchall())
         except sqlite3.Error as e:
-            raise StorageError(_explain(e, self.path)) from e
+            raise _error(e, self.path) from e
 
     async def fetchone(self, sql: str, params: Iterable[Any] | dict = ()) -> sqlite3.Row | None:
         try:
             async with self._conn.execute(sql, params) as cur:
                 return await cur.fetchone()
         except sqlite3.Error as e:
-            raise StorageError(_explain(e, self.path)) from e
+            raise _error(e, self.path) from e
 
     async def fetchval(self, sql: str, params: Iterable[Any] | dict = ()) -> Any:
         row = await self.fetchone(sql, params)
@@ -156,7 +180,7 @@ class Database:
                     for r in rows:
                         yield r
         except sqlite3.Error as e:
-            raise StorageError(_explain(e, self.path)) from e
+            raise _error(e, self.path) from e
 
     async def backup_to(self, target: str | Path) -> None:
         """A consistent online copy (SQLite backup API) while others keep writing."""

@@ -19,7 +19,7 @@ from handlers.chat import Reply
 from storage import audit, bot_queries, invites, outbox, subscribers
 
 MAX_BACKFILL = 1000
-TEST_TEXT_LIMIT = 10_000
+TEST_TEXT_LIMIT = 5_000
 INVITE_DAYS = 7
 
 

@@ -213,7 +213,10 @@ async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int |
                 if e.deactivate:
                     await subscribers.set_status(db, sub.subscriber_id, "blocked", now)
                     await outbox.drop_pending_for(db, sub.subscriber_id, f"subscriber deactivated: {e}", now)
-            log.info("subscriber %d deactivated: delivery rejected", sub.subscriber_id)
+            if e.deactivate:
+                log.info("subscriber %d deactivated: delivery rejected", sub.subscriber_id)
+            else:
+                log.warning("outbox %d rejected by its %s destination", item.outbox_id, sub.kind)
             rnd.failed += 1
             continue
         async with db.transaction():

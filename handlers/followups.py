@@ -34,6 +34,32 @@ def describe_changes(old_text: str, old: Detection | None, new_text: str, new: D
     return changes or None
 
 
+def merge_changes(earlier: dict | None, later: dict | None) -> dict | None:
+    """Two edits in a row, as the subscriber sees them: what changed since the version they were shown."""
+    if not earlier:
+        return later
+    if not later:
+        return earlier
+    out: dict = {}
+    for key in ("label", "count", "countries"):
+        if key in earlier or key in later:
+            first = (earlier.get(key) or later.get(key))[0]
+            last = (later.get(key) or earlier.get(key))[1]
+            if first != last:
+                out[key] = [first, last]
+    added = [n for n in earlier.get("names_added", []) if n not in later.get("names_removed", [])]
+    added += [n for n in later.get("names_added", []) if n not in earlier.get("names_removed", [])]
+    removed = [n for n in earlier.get("names_removed", []) if n not in later.get("names_added", [])]
+    removed += [n for n in later.get("names_removed", []) if n not in earlier.get("names_added", [])]
+    if added:
+        out["names_added"] = list(dict.fromkeys(added))
+    if removed:
+        out["names_removed"] = list(dict.fromkeys(removed))
+    if earlier.get("text") or later.get("text"):
+        out["text"] = True
+    return out or None
+
+
 def _dash(v: object) -> str:
     return "—" if v in (None, "", []) else (", ".join(v) if isinstance(v, list) else str(v))
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from bot.models import Detection, Post
 from handlers.deps import Deps
 from handlers.digest import plan_delivery
-from handlers.followups import describe_changes
+from handlers.followups import describe_changes, merge_changes
 from handlers.matching import match_reason
 from storage import bot_queries, channels, detections, outbox, posts
 
@@ -101,10 +101,13 @@ async def _queue_alerts(
     for sub, filters in await bot_queries.receiving_with_filters(db):
         if sub.subscriber_id in already:
             if changes is not None and already[sub.subscriber_id].status == "sent" and sub.status == "active":
-                await bot_queries.supersede_followups(db, sub.subscriber_id, post.channel_id, post.message_id, now)
+                merged = changes
+                for old in await bot_queries.supersede_followups(
+                        db, sub.subscriber_id, post.channel_id, post.message_id, now):
+                    merged = merge_changes(json.loads(old).get("changes"), merged)
                 followups += await _queue_followup(
                     post, detection, detection_id, version, sub.subscriber_id, f"{sub.kind}:{sub.address}", deps,
-                    now, changes,
+                    now, merged,
                 )
             continue
         reason = match_reason(post, detection, filters)

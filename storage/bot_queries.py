@@ -99,14 +99,21 @@ async def outbox_rows(db: Database, outbox_ids: list[int]) -> list[Row]:
 
 
 async def supersede_followups(db: Database, subscriber_id: int, channel_id: int, message_id: int,
-                              now: datetime) -> None:
-    """An older pending follow-up is replaced by a newer one (or by deletion). Needs a transaction."""
+                              now: datetime) -> list[str]:
+    """An older pending follow-up is replaced by a newer one (or by deletion); returns the old payloads.
+    Needs a transaction."""
+    rows = await db.fetchall(
+        "SELECT payload FROM outbox WHERE subscriber_id = ? AND channel_id = ? AND message_id = ? "
+        "AND kind = 'followup' AND status = 'pending' ORDER BY outbox_id",
+        (subscriber_id, channel_id, message_id),
+    )
     await db.execute(
         """UPDATE outbox SET status = 'skipped', last_error = 'superseded', next_attempt_at = ?
            WHERE subscriber_id = ? AND channel_id = ? AND message_id = ? AND kind = 'followup'
              AND status = 'pending'""",
         (iso(now), subscriber_id, channel_id, message_id),
     )
+    return [r["payload"] or "{}" for r in rows]
 
 
 async def queued_for(db: Database, subscriber_id: int) -> dict[str, int]:

@@ -123,12 +123,13 @@ async def build_message(item: OutboxItem, deps: Deps, sub_kind: str, address: st
     edit_ids: tuple[int, ...] = ()
     if item.kind in ("followup", "deleted"):
         alert_row = await db.fetchone(
-            "SELECT outbox_id, status, sent_message_ids FROM outbox WHERE subscriber_id = ? AND dedupe_key = ?",
+            "SELECT outbox_id, status, sent_message_ids, payload FROM outbox WHERE subscriber_id = ? AND dedupe_key = ?",
             (item.subscriber_id, f"alert:{item.channel_id}:{item.message_id}"),
         )
         if alert_row is None:
             return None
         edit_ids = tuple(json.loads(alert_row["sent_message_ids"] or "[]"))
+        reason = json.loads(alert_row["payload"] or "{}").get("reason", reason)  # render as the alert was
         when = (stored.post.edited_at or deps.clock()).strftime("%Y-%m-%d %H:%M UTC")
         if item.kind == "followup":
             what = change_line(meta.get("changes"), language)

@@ -162,7 +162,7 @@ async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int |
     for item in await outbox.due(db, deps.clock(), limit or deps.delivery.batch_size):
         sub = await subscribers.get(db, item.subscriber_id)
         now = deps.clock()
-        if sub is not None and sub.status == "paused" and item.kind in ("alert", "digest"):
+        if sub is not None and sub.status == "paused" and item.kind in ("alert", "digest", "followup", "deleted"):
             async with db.transaction():  # paused after this row was queued: keep it for /resume
                 await bot_queries.hold_queue(db, sub.subscriber_id)
             rnd.skipped += 1

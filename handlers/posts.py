@@ -100,7 +100,7 @@ async def _queue_alerts(
     }
     for sub, filters in await bot_queries.receiving_with_filters(db):
         if sub.subscriber_id in already:
-            if changes is not None and already[sub.subscriber_id].status == "sent" and sub.status == "active":
+            if changes is not None and already[sub.subscriber_id].status == "sent":
                 merged = changes
                 for old in await bot_queries.supersede_followups(
                         db, sub.subscriber_id, post.channel_id, post.message_id, now):

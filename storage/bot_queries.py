@@ -43,15 +43,17 @@ async def hold_queue(db: Database, subscriber_id: int) -> int:
     """Pause: what is queued (instant or digest) waits as 'held'. Needs a transaction."""
     return await db.execute_rowcount(
         "UPDATE outbox SET status = 'held' WHERE subscriber_id = ? AND status IN ('pending', 'digest') "
-        "AND kind IN ('alert', 'digest')",
+        "AND kind IN ('alert', 'digest', 'followup', 'deleted')",
         (subscriber_id,),
     )
 
 
 async def release_held_to_digest(db: Database, subscriber_id: int, now: datetime) -> int:
-    """Resume: held alerts become one digest due now. Needs a transaction."""
+    """Resume: held alerts become one digest due now; held digests and follow-ups are sent as they are.
+    Returns how many alerts were held. Needs a transaction."""
     await db.execute(
-        "UPDATE outbox SET status = 'pending' WHERE subscriber_id = ? AND status = 'held' AND kind = 'digest'",
+        "UPDATE outbox SET status = 'pending' WHERE subscriber_id = ? AND status = 'held' "
+        "AND kind IN ('digest', 'followup', 'deleted')",
         (subscriber_id,),
     )
     return await db.execute_rowcount(

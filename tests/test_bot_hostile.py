@@ -21,7 +21,8 @@ from tests.conftest import BOT, OPERATOR
 ALLOWED_TAGS = {"b", "i", "a", "code"}
 MARKUP = ["<b>", "</b>", "<a href='javascript:alert(1)'>", "&amp;", "&#0;", "&lt;", "*", "_", "`", "[x](y)",
           "\x00", "\u202e", "@", "@minjust", "backfill", "add", "remove", "invite", "9", "-1", "999999999999999999999",
-          "Europe/Minsk", "0.5", "all", "pardon", "yes", "\n", "</code>", "<script>", "%", "NaN", "1e309"]
+          "Europe/Minsk", "0.5", "all", "pardon", "yes", "\n", "</code>", "<script>", "%", "NaN", "1e309",
+          "9223372036854775808", "-9223372036854775809", "#99999999999999999999"]
 
 hostile = st.one_of(
     st.just(""),

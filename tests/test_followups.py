@@ -158,3 +158,20 @@ def test_describe_changes():
     assert merged is None
     assert merge_changes({"count": [5, 6]}, {"text": True}) == {"count": [5, 6], "text": True}
     assert change_line(None) == ""
+
+
+async def test_edits_while_paused_arrive_after_resume(fdeps):
+    j = FakeChat(fdeps, 18)
+    await j.send("/start")
+    sender = RecordingSender()
+    post = make_post(8, "Помилованы 1 человек")
+    await capture(fdeps, post)
+    await _deliver(fdeps, sender)
+    await j.send("/pause")
+    await capture(fdeps, _edit(post, "Помилованы 2 человека", 40))
+    await handle_deletion(42, [8], fdeps)
+    await _deliver(fdeps, sender)
+    assert [m.kind for m in sender.sent] == ["alert"]
+    await j.send("/resume")
+    await _deliver(fdeps, sender)
+    assert [m.kind for m in sender.sent] == ["alert", "deleted"]  # the edit was superseded by the deletion

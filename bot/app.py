@@ -22,6 +22,7 @@ from handlers.delivery_loop import DeliveryLoop
 from handlers.deps import Deps
 from handlers.posts import handle_deletion, handle_post
 from handlers.retry import retry_busy
+from handlers.webhook_subscribers import sync_webhooks
 from storage import subscribers
 from storage.db import Database, open_database
 
@@ -37,6 +38,9 @@ class Service:
     senders: dict[str, Sender] = field(default_factory=dict)
 
     async def close(self) -> None:
+        hook_sender = self.senders.get("webhook")
+        if hook_sender is not None and hasattr(hook_sender, "aclose"):
+            await hook_sender.aclose()
         await self.db.close()
 
 
@@ -46,10 +50,17 @@ async def build_service(settings: Settings, senders: Mapping[str, Sender], *, cl
     detector = load_detector(settings.detector.rules_path)
     holder: list[DeliveryLoop] = []
     deps = Deps(db=db, detector=detector, clock=clock, wake=lambda: holder[0].wake() if holder else None,
-                delivery=settings.delivery, operators=settings.access.operators)
+                delivery=settings.delivery, operators=settings.access.operators,
+                access_mode=settings.access.mode, health=settings.health)
+    senders = dict(senders)
+    await sync_webhooks(deps, settings.webhooks)
+    if settings.webhooks and "webhook" not in senders:
+        from bot.webhooks import WebhookSender
+
+        senders["webhook"] = WebhookSender(settings.webhooks, clock=clock)
     loop = DeliveryLoop(deps, senders)
     holder.append(loop)
-    return Service(settings, db, deps, loop, dict(senders))
+    return Service(settings, db, deps, loop, senders)
 
 
 async def apply_event(ev: ReplayEvent, deps: Deps, *, alert: bool = True) -> None:
@@ -134,8 +145,12 @@ async def run_telegram_service(settings: Settings, senders: Mapping[str, Sender]
     stopping = stop or asyncio.Event()
     if stop is None:
         install_signal_handlers(stopping.set)
+    from bot.scheduler import build_scheduler
+
     runner = asyncio.create_task(svc.loop.run())
     beat = asyncio.create_task(heartbeat(settings))
+    scheduler = build_scheduler(svc.deps)
+    scheduler.start()
     try:
         await edges.start(svc.deps)
         log.info("capturing from Telegram; SIGTERM or Ctrl-C stops")
@@ -148,6 +163,7 @@ async def run_telegram_service(settings: Settings, senders: Mapping[str, Sender]
             log.warning("delivery did not drain within %.1f s; pending alerts stay queued", settings.run.grace_s)
         return 0
     finally:
+        scheduler.shutdown(wait=False)
         for task in (runner, beat):
             task.cancel()
             with suppress(asyncio.CancelledError):
@@ -162,11 +178,15 @@ async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[
 
     Restart-safe: the file is replayed from the start and handle_post's idempotency skips what is stored.
     """
+    from bot.scheduler import build_scheduler
+
     svc = await build_service(settings, senders)
     stopping = asyncio.Event()
     install_signal_handlers(stopping.set)
     runner = asyncio.create_task(svc.loop.run())
     beat = asyncio.create_task(heartbeat(settings))
+    scheduler = build_scheduler(svc.deps)
+    scheduler.start()
     try:
         for ev in read_replay(replay):
             if stopping.is_set():
@@ -187,6 +207,7 @@ async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[
             log.warning("delivery did not drain within %.1f s; pending alerts stay queued", settings.run.grace_s)
         return 0
     finally:
+        scheduler.shutdown(wait=False)
         for task in (runner, beat):
             task.cancel()
             with suppress(asyncio.CancelledError):

@@ -18,9 +18,13 @@ from typing import Mapping, Protocol
 
 from bot.alerts import render_alert
 from bot.errors import DeliveryRejected, RetryLater
+from bot.i18n import raw
 from bot.models import Detection, OutboxItem, Post
+from bot.timeutil import iso
 from handlers.deps import Deps
-from storage import channels, detections, outbox, posts, subscribers
+from handlers.digest import render_digest
+from handlers.followups import change_line
+from storage import bot_queries, channels, detections, events, outbox, posts, subscribers
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +95,15 @@ def alert_payload(post: Post, detection: Detection, item: OutboxItem, reason: st
     }
 
 
-async def build_message(item: OutboxItem, deps: Deps, sub_kind: str, address: str) -> OutgoingMessage | None:
+async def build_message(item: OutboxItem, deps: Deps, sub_kind: str, address: str, *,
+                        language: str = "en") -> OutgoingMessage | None:
     """Render an outbox row from what is stored now (so a pending alert shows the latest text)."""
     db = deps.db
+    if item.kind == "digest":
+        ids = json.loads(item.payload or "{}").get("outbox_ids", [])
+        parts, text, payload = await render_digest(ids, deps, language)
+        payload["idempotency_key"] = str(item.random_id)
+        return OutgoingMessage(item.outbox_id, "digest", sub_kind, address, item.random_id, parts, text, payload)
     if item.kind == "notice":
         text = json.loads(item.payload or "{}").get("text", "")
         import html as _html
@@ -113,18 +123,25 @@ async def build_message(item: OutboxItem, deps: Deps, sub_kind: str, address: st
     edit_ids: tuple[int, ...] = ()
     if item.kind in ("followup", "deleted"):
         alert_row = await db.fetchone(
-            "SELECT outbox_id, status, sent_message_ids FROM outbox WHERE subscriber_id = ? AND dedupe_key = ?",
+            "SELECT outbox_id, status, sent_message_ids, payload FROM outbox WHERE subscriber_id = ? AND dedupe_key = ?",
             (item.subscriber_id, f"alert:{item.channel_id}:{item.message_id}"),
         )
         if alert_row is None:
             return None
         edit_ids = tuple(json.loads(alert_row["sent_message_ids"] or "[]"))
+        reason = json.loads(alert_row["payload"] or "{}").get("reason", reason)  # render as the alert was
         when = (stored.post.edited_at or deps.clock()).strftime("%Y-%m-%d %H:%M UTC")
         if item.kind == "followup":
-            header = f"✏️ The source post was edited ({when})."
+            what = change_line(meta.get("changes"), language)
+            header = raw(language, "edited_header", when=when, what=f": {what}" if what else "")
         else:
-            header = "🗑 The source post was deleted by the channel; the captured text is kept below."
+            header = raw(language, "deleted_header")
+    elif stored.deleted_at is not None:
+        header = raw(language, "deleted_header")
     rendered = render_alert(stored.post, detection, channel_title=ch.title if ch else None, reason=reason, header=header)
+    payload = alert_payload(stored.post, detection, item, reason)
+    if item.kind == "followup":
+        payload["changes"] = meta.get("changes") or {}
     return OutgoingMessage(
         outbox_id=item.outbox_id,
         kind=item.kind,
@@ -133,7 +150,7 @@ async def build_message(item: OutboxItem, deps: Deps, sub_kind: str, address: st
         random_id=item.random_id,
         html_parts=rendered.html_parts,
         text=rendered.text,
-        payload=alert_payload(stored.post, detection, item, reason),
+        payload=payload,
         edit_message_ids=edit_ids,
     )
 
@@ -145,7 +162,13 @@ async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int |
     for item in await outbox.due(db, deps.clock(), limit or deps.delivery.batch_size):
         sub = await subscribers.get(db, item.subscriber_id)
         now = deps.clock()
-        deliverable = ("active", "operator") if item.kind == "notice" else ("active",)
+        if sub is not None and sub.status == "paused" and item.kind in ("alert", "digest", "followup", "deleted"):
+            async with db.transaction():  # paused after this row was queued: keep it for /resume
+                await bot_queries.hold_queue(db, sub.subscriber_id)
+            rnd.skipped += 1
+            continue
+        # Operator notices reach an operator whatever their own subscription is doing.
+        deliverable = ("active", "operator", "paused", "stopped", "pending") if item.kind == "notice" else ("active",)
         if sub is None or sub.status not in deliverable:
             async with db.transaction():
                 await outbox.mark_failed(db, item.outbox_id, now, "subscriber is no longer active")
@@ -157,7 +180,7 @@ async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int |
                 await outbox.mark_retry(db, item.outbox_id, now, 60.0, f"no sender configured for {sub.kind}")
             rnd.retried += 1
             continue
-        message = await build_message(item, deps, sub.kind, sub.address)
+        message = await build_message(item, deps, sub.kind, sub.address, language=sub.language)
         if message is None:
             async with db.transaction():
                 await outbox.mark_failed(db, item.outbox_id, now, "nothing to send (post or alert missing)", "skipped")
@@ -176,6 +199,8 @@ async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int |
             wait = e.after_s if e.flood else max(e.after_s, backoff_s(item.attempts, deps))
             async with db.transaction():
                 await outbox.mark_retry(db, item.outbox_id, now, wait, str(e))
+                if e.flood:  # counted by /stats ("flood waits in the last 24 h")
+                    await events.transition(db, "flood_wait", sub.kind, iso(now), now, detail=f"{e.after_s:.0f} s")
             rnd.retried += 1
             if e.flood:
                 rnd.paused_until = now + timedelta(seconds=e.after_s)
@@ -190,7 +215,7 @@ async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int |
                     await subscribers.set_status(db, sub.subscriber_id, "blocked", now)
                     await outbox.drop_pending_for(db, sub.subscriber_id, f"subscriber deactivated: {e}", now)
             # Outbox ids only at INFO: subscriber identity stays out of the logs (DEBUG has it).
-            log.info("outbox %d rejected by its destination%s", item.outbox_id,
+            log.info("outbox %d rejected by its %s destination%s", item.outbox_id, sub.kind,
                      "; subscriber deactivated" if e.deactivate else "")
             log.debug("outbox %d: subscriber %d rejected: %s", item.outbox_id, sub.subscriber_id, e)
             rnd.failed += 1

@@ -164,10 +164,36 @@ async def m0300_channel_sync(db: Database) -> None:
     )
 
 
+async def m0500_bot_audit_invites(db: Database) -> None:
+    """Operator audit trail and invite codes (issue 5)."""
+    await _run(
+        db,
+        """CREATE TABLE audit (
+            audit_id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            operator_id INTEGER,
+            action TEXT NOT NULL,
+            subscriber_id INTEGER,
+            detail TEXT
+        )""",
+        "CREATE INDEX audit_subscriber ON audit(subscriber_id) WHERE subscriber_id IS NOT NULL",
+        """CREATE TABLE invites (
+            code TEXT PRIMARY KEY,
+            created_by INTEGER,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            uses_left INTEGER NOT NULL DEFAULT 1,
+            revoked_at TEXT
+        )""",
+        "CREATE INDEX outbox_subscriber_status ON outbox(subscriber_id, status)",
+    )
+
+
 # Append new migrations at the end; never reorder or edit released ones.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_core", m0001_core),
     ("0300_channel_sync", m0300_channel_sync),
+    ("0500_bot_audit_invites", m0500_bot_audit_invites),
 ]
 
 

@@ -1,16 +1,178 @@
-"""Watch-term matching (placeholder: case-insensitive, ё/е-insensitive substring).
+"""Watch-term matching across transliteration and inflection. Pure; no regex from users.
 
-The detector work replaces this with inflection- and transliteration-tolerant matching;
-the signature stays.
+A term ("Tsikhanouski", "Мария Колесникова") matches a post when its words appear in a row,
+each word compared by a *sound skeleton* that is the same for Russian and Belarusian
+Cyrillic, Łacinka and the common English/Polish spellings:
+
+    Tsikhanouski, Tikhanovsky, Тихановский, Ціханоўскі, Cichanoŭski  ->  t*h*n*sk*
+
+(kh/h/x/g/г/х -> h; ts/c/ц -> t; dz/дз -> d; ou/ov/ow/ў before a consonant are a vowel;
+every run of vowels, including y/j/й, becomes one `*`; doubled consonants collapse.)
+The term's trailing vowel is its ending: a text word matches when it starts with the term's
+stem and what follows is a case ending (`-а`, `-ому`, `-ым`, `-ах`, `-ага`, `-'s`...).
+Short stems (fewer than three consonants) use a finer key that keeps the vowels, so "Ales"
+does not match every word shaped V-l-V-s.
+
+Work is bounded: terms are cut at MAX_TERM_CHARS / MAX_TERM_WORDS, text is tokenised once
+(cached), and matching is linear in the number of words times the term's words.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from functools import lru_cache
 
-def _fold(s: str) -> str:
-    return s.casefold().replace("ё", "е")
+MAX_TERM_CHARS = 200
+MAX_TERM_WORDS = 8
+# Text beyond this is not searched for terms (a post is at most ~4 kB; imports may be larger).
+MAX_TEXT_CHARS = 200_000
+
+_WORD = re.compile(r"[^\W_]+(?:['’ʼ`][^\W_]+)*")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]+")
+_VOWELS = frozenset("aeiouyj")
+
+# Cyrillic (Russian, Belarusian, Ukrainian) to a phonemic Latin: upper-case C/S/Z are ч/ш/ж.
+_CYR = {
+    "а": "a", "б": "b", "в": "v", "г": "h", "ґ": "h", "д": "d", "е": "e", "ё": "e", "є": "je",
+    "ж": "Z", "з": "z", "и": "i", "і": "i", "ї": "ji", "й": "j", "к": "k", "л": "l", "м": "m",
+    "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ў": "u", "ф": "f",
+    "х": "h", "ц": "t", "ч": "C", "ш": "S", "щ": "S", "ъ": "", "ы": "y", "ь": "", "э": "e",
+    "ю": "ju", "я": "ja",
+}
+# Latin letters with diacritics used by Łacinka, Polish and Czech-style transliteration.
+_LAT = {
+    "č": "C", "ć": "t", "š": "S", "ś": "s", "ž": "Z", "ź": "z", "ż": "Z", "ł": "l", "ŭ": "u",
+    "ń": "n", "ó": "o", "ř": "rZ", "ß": "ss", "æ": "ae", "ø": "o", "đ": "d",
+}
+# Applied in order to plain Latin; "ch" is ambiguous (English ч, Łacinka х) and handled apart.
+_DIGRAPHS = (
+    ("shch", "S"), ("sch", "S"), ("tsch", "C"), ("tch", "C"), ("cz", "C"), ("dzh", "dZ"), ("zh", "Z"),
+    ("sz", "S"), ("sh", "S"), ("kh", "h"), ("gh", "h"), ("ph", "f"), ("th", "t"),
+)
+_SINGLE = (("ts", "t"), ("tz", "t"), ("dz", "d"), ("ck", "k"), ("x", "ks"), ("q", "k"), ("c", "t"),
+           ("g", "h"), ("w", "v"))
+
+_COARSE_ENDING = re.compile(r"^\*?(?:[mhs]\*?)?$")
+_FINE_ENDING = re.compile(r"^[aeiu]{0,3}(?:[mhs][aeiu]{0,2})?$")
+
+
+def _latin_run(s: str) -> list[str]:
+    """Plain lower-case Latin (after diacritics) -> phonemic variants (two when 'ch' is present)."""
+    for a, b in _DIGRAPHS:
+        s = s.replace(a, b)
+    variants = [s.replace("ch", "C"), s.replace("ch", "h")] if "ch" in s else [s]
+    out = []
+    for v in variants:
+        for a, b in _SINGLE:
+            v = v.replace(a, b)
+        out.append(v)
+    return out
+
+
+def _strip_marks(ch: str) -> str:
+    if ch in _LAT:
+        return _LAT[ch]
+    decomposed = unicodedata.normalize("NFKD", ch)
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and c.isascii() and c.isalnum())
+
+
+def _phonemic(word: str) -> list[str]:
+    """One word -> its phonemic spellings (usually one). Cyrillic and Latin runs may be mixed."""
+    w = word.casefold().replace("дз", "d").replace("дж", "dZ")
+    pieces: list[list[str]] = []
+    pos = 0
+    for m in _CYRILLIC.finditer(w):
+        if m.start() > pos:
+            pieces.append(_latin_run("".join(_strip_marks(c) for c in w[pos:m.start()])))
+        pieces.append(["".join(_CYR.get(c, "") for c in m.group(0))])
+        pos = m.end()
+    if pos < len(w):
+        pieces.append(_latin_run("".join(_strip_marks(c) for c in w[pos:])))
+    results = [""]
+    for alts in pieces:
+        results = [r + a for r in results for a in alts][:4]
+    return results
+
+
+def _coarse(p: str) -> str:
+    out: list[str] = []
+    n = len(p)
+    for i, c in enumerate(p):
+        if c == "v" and i > 0 and p[i - 1] in _VOWELS and (i + 1 == n or p[i + 1] not in _VOWELS):
+            c = "u"  # -ov-/-ow-/-ou- before a consonant or at the end: a vowel (Belarusian ў)
+        sym = "*" if c in _VOWELS else c
+        if out and out[-1] == sym:
+            continue
+        out.append(sym)
+    return "".join(out)
+
+
+def _fine(p: str) -> str:
+    table = {"o": "a", "y": "i", "j": "i"}
+    out: list[str] = []
+    for c in p:
+        c = table.get(c, c)
+        if out and out[-1] == c:
+            continue
+        out.append(c)
+    return "".join(out)
+
+
+@lru_cache(maxsize=4096)
+def word_keys(word: str) -> tuple[tuple[str, str], ...]:
+    """(coarse, fine) keys of one word, one pair per spelling variant."""
+    if word.isdigit():
+        return ((word, word),)
+    return tuple({(_coarse(p), _fine(p)) for p in _phonemic(word) if p})
+
+
+@lru_cache(maxsize=256)
+def _text_keys(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    return tuple(word_keys(m.group(0)) for m in _WORD.finditer(text[:MAX_TEXT_CHARS]))
+
+
+def term_words(term: str) -> list[str]:
+    """The words of a term, bounded (what a subscriber's term is cut to)."""
+    return [m.group(0) for m in _WORD.finditer((term or "")[:MAX_TERM_CHARS])][:MAX_TERM_WORDS]
+
+
+def _matches_word(term_keys: tuple[tuple[str, str], ...], text_keys: tuple[tuple[str, str], ...]) -> bool:
+    for t_coarse, t_fine in term_keys:
+        digits = t_coarse.isdigit()
+        stem = t_coarse[:-1] if t_coarse.endswith("*") else t_coarse
+        short = sum(1 for c in stem if c != "*") < 3
+        fine_stem = t_fine.rstrip("aeiu") or t_fine
+        for w_coarse, w_fine in text_keys:
+            if w_fine == t_fine:
+                return True
+            if digits:
+                if w_coarse == t_coarse:
+                    return True
+            elif short:
+                if w_fine.startswith(fine_stem) and _FINE_ENDING.match(w_fine[len(fine_stem):]):
+                    return True
+            elif w_coarse.startswith(stem) and _COARSE_ENDING.match(w_coarse[len(stem):]):
+                return True
+    return False
 
 
 def text_matches_term(text: str, term: str) -> bool:
-    term = _fold(term.strip())
-    return bool(term) and term in _fold(text)
+    """True when every word of `term` appears, in order and adjacent, in `text` (see module doc)."""
+    words = term_words(term)
+    if not words or not text:
+        return False
+    tkeys = [word_keys(w) for w in words]
+    if not all(tkeys):
+        return False
+    keys = _text_keys(text)
+    k = len(tkeys)
+    for i in range(len(keys) - k + 1):
+        if all(_matches_word(tkeys[j], keys[i + j]) for j in range(k)):
+            return True
+    return False
+
+
+def normalize_term(term: str) -> str:
+    """How a term is stored: its words joined by single spaces (bounded). Empty when unusable."""
+    return " ".join(term_words(term))

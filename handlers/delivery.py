@@ -10,11 +10,12 @@ with the same random_id / idempotency key, which the destination deduplicates.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 from bot.alerts import render_alert
 from bot.errors import DeliveryRejected, RetryLater
@@ -156,71 +157,117 @@ async def build_message(item: OutboxItem, deps: Deps, sub_kind: str, address: st
 
 
 async def deliver_due(deps: Deps, senders: Mapping[str, Sender], *, limit: int | None = None) -> DeliveryRound:
-    """Send what is due now. Safe to call concurrently with handle_post; call it again to continue."""
-    db = deps.db
+    """Send what is due now. Safe to call concurrently with handle_post; call it again to continue.
+
+    Rows of one subscriber go out in order (an alert before its follow-up); different subscribers
+    are sent concurrently, up to [delivery] concurrency in flight, so throughput is bounded by the
+    pacer's rate and not by one network round trip per message. A flood wait stops every lane from
+    starting another send; rows not attempted stay due and nothing is dropped.
+    """
     rnd = DeliveryRound()
-    for item in await outbox.due(db, deps.clock(), limit or deps.delivery.batch_size):
-        sub = await subscribers.get(db, item.subscriber_id)
-        now = deps.clock()
-        if sub is not None and sub.status == "paused" and item.kind in ("alert", "digest", "followup", "deleted"):
-            async with db.transaction():  # paused after this row was queued: keep it for /resume
-                await bot_queries.hold_queue(db, sub.subscriber_id)
-            rnd.skipped += 1
-            continue
-        # Operator notices reach an operator whatever their own subscription is doing.
-        deliverable = ("active", "operator", "paused", "stopped", "pending") if item.kind == "notice" else ("active",)
-        if sub is None or sub.status not in deliverable:
-            async with db.transaction():
-                await outbox.mark_failed(db, item.outbox_id, now, "subscriber is no longer active")
-            rnd.failed += 1
-            continue
-        sender = senders.get(sub.kind)
-        if sender is None:
-            async with db.transaction():
-                await outbox.mark_retry(db, item.outbox_id, now, 60.0, f"no sender configured for {sub.kind}")
-            rnd.retried += 1
-            continue
-        message = await build_message(item, deps, sub.kind, sub.address, language=sub.language)
-        if message is None:
-            async with db.transaction():
-                await outbox.mark_failed(db, item.outbox_id, now, "nothing to send (post or alert missing)", "skipped")
-            rnd.skipped += 1
-            continue
+    lanes: dict[int, list[OutboxItem]] = {}
+    for item in await outbox.due(deps.db, deps.clock(), limit or deps.delivery.batch_size):
+        lanes.setdefault(item.subscriber_id, []).append(item)
+    gate = asyncio.Semaphore(max(1, deps.delivery.concurrency))
+    tasks: list[asyncio.Task] = []
+
+    def stop_other_lanes() -> None:
+        # Synchronous, before any await: no other lane gets past its current await to send more.
+        me = asyncio.current_task()
+        for t in tasks:
+            if t is not me:
+                t.cancel()
+
+    async def lane(items: list[OutboxItem]) -> None:
         try:
-            ids = await sender.send(message)
-        except RetryLater as e:
-            now = deps.clock()
-            if item.attempts + 1 >= deps.delivery.max_attempts:
-                async with db.transaction():
-                    await outbox.mark_failed(db, item.outbox_id, now, f"dead after {item.attempts + 1} attempts: {e}", "dead")
-                log.warning("outbox %d dead-lettered after %d attempts", item.outbox_id, item.attempts + 1)
-                rnd.failed += 1
-                continue
-            wait = e.after_s if e.flood else max(e.after_s, backoff_s(item.attempts, deps))
-            async with db.transaction():
-                await outbox.mark_retry(db, item.outbox_id, now, wait, str(e))
-                if e.flood:  # counted by /stats ("flood waits in the last 24 h")
-                    await events.transition(db, "flood_wait", sub.kind, iso(now), now, detail=f"{e.after_s:.0f} s")
-            rnd.retried += 1
-            if e.flood:
-                rnd.paused_until = now + timedelta(seconds=e.after_s)
-                log.warning("flood wait: delivery paused for %.0f s", e.after_s)
-                return rnd
-            continue
-        except DeliveryRejected as e:
-            now = deps.clock()
-            async with db.transaction():
-                await outbox.mark_failed(db, item.outbox_id, now, str(e))
-                if e.deactivate:
-                    await subscribers.set_status(db, sub.subscriber_id, "blocked", now)
-                    await outbox.drop_pending_for(db, sub.subscriber_id, f"subscriber deactivated: {e}", now)
-            # Outbox ids only at INFO: subscriber identity stays out of the logs (DEBUG has it).
-            log.info("outbox %d rejected by its %s destination%s", item.outbox_id, sub.kind,
-                     "; subscriber deactivated" if e.deactivate else "")
-            log.debug("outbox %d: subscriber %d rejected: %s", item.outbox_id, sub.subscriber_id, e)
-            rnd.failed += 1
-            continue
-        async with db.transaction():
-            await outbox.mark_sent(db, item.outbox_id, deps.clock(), ids)
-        rnd.sent += 1
+            for item in items:
+                async with gate:
+                    if rnd.paused_until is not None:
+                        return
+                    if not await _deliver_one(item, deps, senders, rnd, stop_other_lanes):
+                        return  # keep this subscriber's order: later rows wait for this one
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            stop_other_lanes()
+            raise
+
+    tasks.extend(asyncio.create_task(lane(items)) for items in lanes.values())
+    # A lane cancelled mid-send leaves its row pending; the resend reuses its random_id (deduplicated).
+    for result in await asyncio.gather(*tasks, return_exceptions=True):
+        if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+            raise result
     return rnd
+
+
+async def _deliver_one(item: OutboxItem, deps: Deps, senders: Mapping[str, Sender], rnd: DeliveryRound,
+                       on_flood: Callable[[], None] = lambda: None) -> bool:
+    """Attempt one row; False when it stays queued (retry, pause), so its lane keeps its order."""
+    db = deps.db
+    sub = await subscribers.get(db, item.subscriber_id)
+    now = deps.clock()
+    if sub is not None and sub.status == "paused" and item.kind in ("alert", "digest", "followup", "deleted"):
+        async with db.transaction():  # paused after this row was queued: keep it for /resume
+            await bot_queries.hold_queue(db, sub.subscriber_id)
+        rnd.skipped += 1
+        return True
+    # Operator notices reach an operator whatever their own subscription is doing.
+    deliverable = ("active", "operator", "paused", "stopped", "pending") if item.kind == "notice" else ("active",)
+    if sub is None or sub.status not in deliverable:
+        async with db.transaction():
+            await outbox.mark_failed(db, item.outbox_id, now, "subscriber is no longer active")
+        rnd.failed += 1
+        return True
+    sender = senders.get(sub.kind)
+    if sender is None:
+        async with db.transaction():
+            await outbox.mark_retry(db, item.outbox_id, now, 60.0, f"no sender configured for {sub.kind}")
+        rnd.retried += 1
+        return False
+    message = await build_message(item, deps, sub.kind, sub.address, language=sub.language)
+    if message is None:
+        async with db.transaction():
+            await outbox.mark_failed(db, item.outbox_id, now, "nothing to send (post or alert missing)", "skipped")
+        rnd.skipped += 1
+        return True
+    if rnd.paused_until is not None:  # another lane hit a flood wait while this one was preparing
+        return False
+    try:
+        ids = await sender.send(message)
+    except RetryLater as e:
+        now = deps.clock()
+        if e.flood:  # pause everything at once, before this lane awaits anything
+            rnd.paused_until = now + timedelta(seconds=e.after_s)
+            on_flood()
+        if item.attempts + 1 >= deps.delivery.max_attempts:
+            async with db.transaction():
+                await outbox.mark_failed(db, item.outbox_id, now, f"dead after {item.attempts + 1} attempts: {e}", "dead")
+            log.warning("outbox %d dead-lettered after %d attempts", item.outbox_id, item.attempts + 1)
+            rnd.failed += 1
+            return True
+        wait = e.after_s if e.flood else max(e.after_s, backoff_s(item.attempts, deps))
+        async with db.transaction():
+            await outbox.mark_retry(db, item.outbox_id, now, wait, str(e))
+            if e.flood:  # counted by /stats ("flood waits in the last 24 h")
+                await events.transition(db, "flood_wait", sub.kind, iso(now), now, detail=f"{e.after_s:.0f} s")
+        rnd.retried += 1
+        if e.flood:
+            log.warning("flood wait: delivery paused for %.0f s", e.after_s)
+        return False
+    except DeliveryRejected as e:
+        now = deps.clock()
+        async with db.transaction():
+            await outbox.mark_failed(db, item.outbox_id, now, str(e))
+            if e.deactivate:
+                await subscribers.set_status(db, sub.subscriber_id, "blocked", now)
+                await outbox.drop_pending_for(db, sub.subscriber_id, f"subscriber deactivated: {e}", now)
+        # Outbox ids only at INFO: subscriber identity stays out of the logs (DEBUG has it).
+        log.info("outbox %d rejected by its %s destination%s", item.outbox_id, sub.kind,
+                 "; subscriber deactivated" if e.deactivate else "")
+        log.debug("outbox %d: subscriber %d rejected: %s", item.outbox_id, sub.subscriber_id, e)
+        rnd.failed += 1
+        return True
+    async with db.transaction():
+        await outbox.mark_sent(db, item.outbox_id, deps.clock(), ids)
+    rnd.sent += 1
+    return True

@@ -12,7 +12,7 @@ import logging
 
 from bot.alerts import split_html, utf16_len
 from bot.errors import TgwatchError, UserError
-from bot.i18n import t
+from bot.i18n import command_description, t
 from handlers import commands_filters as filters
 from handlers import commands_journalist as j
 from handlers import commands_operator as op
@@ -32,8 +32,16 @@ async def cmd_help(ctx: Ctx) -> list[Reply]:
     for c in COMMANDS:
         if c.operator_only and not ctx.is_operator:
             continue
-        lines.append(f"/{c.name} — {html.escape(c.description, quote=False)}")
+        desc = command_description(c.name, c.description, ctx.lang)
+        lines.append(f"/{c.name} — {html.escape(desc, quote=False)}")
     return [Reply("\n".join(lines))]
+
+
+def menu(lang: str = "en", *, operator: bool = False) -> list[tuple[str, str]]:
+    """(name, description) pairs for Telegram's command menu in `lang`; the edge registers the
+    journalist menu for everyone (per language) and the full one for operators' chats."""
+    return [(c.name, command_description(c.name, c.description, lang)) for c in COMMANDS
+            if operator or not c.operator_only]
 
 
 COMMANDS: list[BotCommand] = [

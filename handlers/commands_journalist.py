@@ -184,7 +184,7 @@ async def cmd_latest(ctx: Ctx) -> list[Reply]:
     if ctx.sub is None:
         return [ctx.say("not_subscribed")]
     arg = ctx.arg.strip()
-    if arg and not (arg.isdigit() and 1 <= int(arg) <= LATEST_MAX):
+    if arg and not (arg.isdecimal() and 1 <= int(arg) <= LATEST_MAX):
         return [ctx.say("latest_usage", max=LATEST_MAX)]
     n = int(arg) if arg else LATEST_DEFAULT
     f = await subscribers.subscription(ctx.deps.db, ctx.sub.subscriber_id)

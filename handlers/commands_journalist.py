@@ -12,7 +12,7 @@ from handlers.bot_search import search_posts
 from handlers.chat import Reply
 from handlers.commands_filters import channels_text, describe_mode, labels_text, recent_matches
 from handlers.digest import run_digests
-from storage import audit, bot_queries, invites, outbox, subscribers
+from storage import audit, bot_queries, invites, subscribers
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +85,7 @@ async def cmd_stop(ctx: Ctx) -> list[Reply]:
             await bot_queries.forget(ctx.deps.db, sub.subscriber_id)
         else:
             await subscribers.set_status(ctx.deps.db, sub.subscriber_id, "stopped", now)
-            await bot_queries.hold_queue(ctx.deps.db, sub.subscriber_id)
-            await ctx.deps.db.execute(
-                "UPDATE outbox SET status = 'failed', last_error = 'subscriber stopped' "
-                "WHERE subscriber_id = ? AND status = 'held'", (sub.subscriber_id,))
-            await outbox.drop_pending_for(ctx.deps.db, sub.subscriber_id, "subscriber stopped", now)
+            await bot_queries.drop_queue(ctx.deps.db, sub.subscriber_id, "subscriber stopped", now)
     return [ctx.say("stopped")]
 
 

@@ -16,7 +16,7 @@ from bot.timeutil import iso
 from handlers.bot_context import Ctx, button, esc, shown
 from handlers.channels import add_channel, list_channels, remove_channel
 from handlers.chat import Reply
-from storage import audit, bot_queries, invites, outbox, subscribers
+from storage import audit, bot_queries, invites, subscribers
 
 MAX_BACKFILL = 1000
 TEST_TEXT_LIMIT = 5_000
@@ -132,11 +132,7 @@ async def _decide(ctx: Ctx, sid: int | None, action: str) -> list[Reply]:
     async with ctx.deps.db.transaction():
         await subscribers.set_status(ctx.deps.db, sid, new_status, now)
         if action == "revoke":
-            await bot_queries.hold_queue(ctx.deps.db, sid)
-            await ctx.deps.db.execute(
-                "UPDATE outbox SET status = 'failed', last_error = 'access revoked' WHERE subscriber_id = ? "
-                "AND status = 'held'", (sid,))
-            await outbox.drop_pending_for(ctx.deps.db, sid, "access revoked", now)
+            await bot_queries.drop_queue(ctx.deps.db, sid, "access revoked", now)
         await audit.add(ctx.deps.db, now, ctx.msg.user_id, action, subscriber_id=sid)
     key = {"approve": "approved", "deny": "denied", "revoke": "revoked"}[action]
     replies = [Reply(f"Subscriber #{sid}: {new_status}.", edit_message_id=ctx.msg.message_id

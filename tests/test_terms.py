@@ -14,14 +14,17 @@ TSIKHANOUSKI_FORMS = [
     "Tsikhanovsky's", "ТИХАНОВСКИЙ",
 ]
 
+
 @pytest.mark.parametrize("form", TSIKHANOUSKI_FORMS)
 def test_tsikhanouski_matches_every_spelling_and_case(form):
     assert text_matches_term(f"Сегодня {form} был помилован.", "Tsikhanouski")
+
 
 @pytest.mark.parametrize("term", ["Tsikhanouski", "Тихановский", "Ціханоўскі", "Tikhanovsky", "tikhanovskiy"])
 def test_any_spelling_of_the_term_works(term):
     assert text_matches_term("Сяргей Ціханоўскі вызвалены", term)
     assert text_matches_term("Sergei Tikhanovsky was released", term)
+
 
 @pytest.mark.parametrize(
     "term,text",
@@ -46,6 +49,7 @@ def test_any_spelling_of_the_term_works(term):
 def test_cross_script_and_case_forms(term, text):
     assert text_matches_term(text, term)
 
+
 @pytest.mark.parametrize(
     "term,text",
     [
@@ -63,20 +67,24 @@ def test_cross_script_and_case_forms(term, text):
 def test_does_not_overmatch(term, text):
     assert not text_matches_term(text, term)
 
+
 def test_empty_and_punctuation_terms_never_match():
     for term in ["", "   ", "!!!", "<b>", "*", "\x00"]:
         assert not text_matches_term("anything at all", term)
     assert not text_matches_term("", "Tsikhanouski")
+
 
 def test_word_boundaries():
     assert not text_matches_term("абвТихановский", "Tsikhanouski")
     assert text_matches_term("(Тихановский)", "Tsikhanouski")
     assert not text_matches_term("сверхТихановский", "Tsikhanouski")
 
+
 def test_terms_are_bounded():
     assert len(term_words(" ".join(["слово"] * 100))) == MAX_TERM_WORDS
     assert normalize_term("  Maria   Kalesnikava!! ") == "Maria Kalesnikava"
     assert normalize_term("<>") == ""
+
 
 def test_pathological_inputs_finish_quickly():
     term = "a" * 10_000 + " " + "ab" * 5000
@@ -87,15 +95,18 @@ def test_pathological_inputs_finish_quickly():
     text_matches_term("x" * 200_000, "x" * 200)
     assert time.perf_counter() - start < 5  # generous: regex-free, linear
 
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300), st.text(max_size=60))
 def test_never_raises(text, term):
     assert text_matches_term(text, term) in (True, False)
 
+
 @settings(max_examples=100, deadline=None)
 @given(st.text(alphabet="абвгдежзийклмнопрстуфхцчшщыэюяўі", min_size=3, max_size=20))
 def test_a_word_always_matches_itself(word):
     assert text_matches_term(f"x {word} y", word)
+
 
 def _naive(text, term):
     """The definition the index implements: scan every word (kept here as the reference)."""
@@ -130,13 +141,16 @@ def _naive(text, term):
     k = len(tkeys)
     return any(all(one(tkeys[j], keys[i + j]) for j in range(k)) for i in range(len(keys) - k + 1))
 
+
 _WORDS = st.sampled_from(["Тихановский", "Ціханоўскага", "Tsikhanouski", "Ales", "Алеся", "Ivan", "Иванов",
                           "411", "Мария", "Колесниковой", "Kalesnikava", "бюю", "a", "аб", "Лука", "x"])
+
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_WORDS, max_size=12).map(" ".join), st.lists(_WORDS, min_size=1, max_size=3).map(" ".join))
 def test_index_agrees_with_the_naive_definition(text, term):
     assert text_matches_term(text, term) == _naive(text, term)
+
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=120), st.text(max_size=30))

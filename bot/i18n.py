@@ -30,6 +30,14 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
         "Ваш запрос отправлен операторам. Я сообщу, когда его одобрят.",
         "Ваш запыт адпраўлены аператарам. Я паведамлю, калі яго адобраць.",
     ),
+    "no_operators": (
+        "This bot admits people after an operator's approval, but no operator is configured yet. "
+        "Please contact whoever runs it.",
+        "Этот бот принимает подписчиков после одобрения оператора, но операторы ещё не настроены. "
+        "Свяжитесь с теми, кто его запустил.",
+        "Гэты бот прымае падпісчыкаў пасля адабрэння аператара, але аператары яшчэ не наладжаныя. "
+        "Звяжыцеся з тымі, хто яго запусціў.",
+    ),
     "request_waiting": (
         "Your request is still waiting for an operator's approval.",
         "Ваш запрос ещё ждёт одобрения оператора.",

@@ -63,6 +63,9 @@ async def cmd_start(ctx: Ctx) -> list[Reply]:
     # approval
     if status == "pending":
         return [ctx.say("request_waiting")]
+    if not deps.operators:
+        log.warning("access mode is 'approval' but [access] operators is empty: nobody can approve requests")
+        return [ctx.say("no_operators")]
     now = deps.clock()
     async with deps.db.transaction():
         sid = await subscribers.upsert(deps.db, "telegram", ctx.address, now, status="pending")

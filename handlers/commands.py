@@ -1,8 +1,16 @@
 """Bot command registry and router (journalists and operators). Pure use cases over the database:
 the Telegram edge only turns updates into IncomingMessage and sends the Replies (with buttons).
 
-`COMMANDS` is what /help shows and what the edge registers with Telegram; `handle_message`
-routes a message or a button press. It never raises: bad input gets an `Error: ...` answer.
+`COMMANDS` is what /help shows; `menu(lang, operator=...)` is what the edge registers with
+Telegram (per language; the operator menu for operators' chats). `handle_message` routes a message
+or a button press and never raises: bad input gets an `Error: ...` answer.
+
+Contract with the Telegram edge (bot/telegram/):
+- a button press arrives as IncomingMessage(callback_data=..., message_id=<the message carrying
+  the buttons>); the edge answers the callback query itself;
+- each Reply is sent to `chat_id` (None: the chat the update came from), as Telegram HTML, with
+  `buttons` as an inline keyboard (callback data ≤ 64 bytes); `edit_message_id` means edit that
+  message instead of sending a new one (menus after a press); every reply is ≤ 4096 UTF-16 units.
 """
 
 from __future__ import annotations

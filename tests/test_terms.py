@@ -1,6 +1,7 @@
 """Watch terms: transliteration (BY/RU Cyrillic, Łacinka, English, Polish) and case endings."""
 
 import time
+import unicodedata
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -119,7 +120,7 @@ def _naive(text, term):
     tkeys = [T.word_keys(w) for w in words]
     if not all(tkeys):
         return False
-    keys = [T.word_keys(m.group(0)) for m in T._WORD.finditer(text)]
+    keys = [T.word_keys(m.group(0)) for m in T._WORD.finditer(unicodedata.normalize("NFC", text))]
 
     def one(term_keys, text_keys):
         for t_coarse, t_fine in term_keys:
@@ -156,3 +157,28 @@ def test_index_agrees_with_the_naive_definition(text, term):
 @given(st.text(max_size=120), st.text(max_size=30))
 def test_index_agrees_on_arbitrary_text(text, term):
     assert text_matches_term(text, term) == _naive(text, term)
+
+
+@pytest.mark.parametrize(
+    "term,text",
+    [
+        ("Tsikhanouski", "Tichanowski"),  # German
+        ("Tsikhanouski", "Cichanouski"),  # Polish
+        ("Lukashenka", "Łukaszenka"),
+        ("Lukashenka", "Lukaschenko"),
+        ("Tsikhanouski", "Тихановський"),  # Ukrainian
+        ("Piotr", "Пётр"),
+        ("Pyotr", "Пётр"),
+        ("Tsikhanouski", "«Тихановский»,"),
+        ("Tsikhanouski", "Тsikhanouski"),  # a Cyrillic Т inside a Latin word
+        ("Ціханоўскі", unicodedata.normalize("NFD", "Ціханоўскі")),  # decomposed ў
+        ("Тихановский", "TIKHANOVSKY"),
+    ],
+)
+def test_more_spellings(term, text):
+    assert text_matches_term(text, term)
+
+
+def test_term_order_of_words_in_text_with_punctuation():
+    assert text_matches_term("Марыя, Калеснікава — на волі", "Maria Kalesnikava")
+    assert text_matches_term("...Марии-Колесниковой...", "Maria Kalesnikava")

@@ -79,9 +79,24 @@ def _strip_marks(ch: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c) and c.isascii() and c.isalnum())
 
 
+_CYR_LOOKALIKE = "АВЕКМНОРСТХУаеорсхуі"
+_LAT_LOOKALIKE = "ABEKMHOPCTXYaeopcxyi"
+_TO_LATIN = str.maketrans(_CYR_LOOKALIKE, _LAT_LOOKALIKE)
+_TO_CYRILLIC = str.maketrans(_LAT_LOOKALIKE, _CYR_LOOKALIKE)
+
+
+def _one_script(word: str) -> str:
+    """A word mixing scripts ('Тsikhanouski' with a Cyrillic Т) is read in its majority script."""
+    cyr = sum(1 for c in word if "\u0400" <= c <= "\u04ff")
+    lat = sum(1 for c in word if c.isascii() and c.isalpha())
+    if not cyr or not lat:
+        return word
+    return word.translate(_TO_CYRILLIC if cyr > lat else _TO_LATIN)
+
+
 def _phonemic(word: str) -> list[str]:
     """One word -> its phonemic spellings (usually one). Cyrillic and Latin runs may be mixed."""
-    w = word.casefold().replace("дз", "d").replace("дж", "dZ")
+    w = _one_script(word).casefold().replace("дз", "d").replace("дж", "dZ")
     pieces: list[list[str]] = []
     pos = 0
     for m in _CYRILLIC.finditer(w):
@@ -153,7 +168,7 @@ def _text_index(text: str) -> _TextIndex:
     fine: dict[str, set[int]] = {}
     exact: dict[str, set[int]] = {}
     n = 0
-    for n, m in enumerate(_WORD.finditer(text[:MAX_TEXT_CHARS]), start=1):
+    for n, m in enumerate(_WORD.finditer(unicodedata.normalize("NFC", text[:MAX_TEXT_CHARS])), start=1):
         pos = n - 1
         for w_coarse, w_fine in word_keys(m.group(0)):
             _add(exact, w_fine, pos)
@@ -172,7 +187,8 @@ def _text_index(text: str) -> _TextIndex:
 
 def term_words(term: str) -> list[str]:
     """The words of a term, bounded (what a subscriber's term is cut to)."""
-    return [m.group(0) for m in _WORD.finditer((term or "")[:MAX_TERM_CHARS])][:MAX_TERM_WORDS]
+    text = unicodedata.normalize("NFC", (term or "")[:MAX_TERM_CHARS])
+    return [m.group(0) for m in _WORD.finditer(text)][:MAX_TERM_WORDS]
 
 
 _EMPTY: frozenset[int] = frozenset()

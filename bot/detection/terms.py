@@ -194,33 +194,53 @@ def term_words(term: str) -> list[str]:
 _EMPTY: frozenset[int] = frozenset()
 
 
-def _positions(term_keys: tuple[tuple[str, str], ...], ix: _TextIndex) -> frozenset[int]:
-    """Positions of text words that match one term word (any spelling variant)."""
-    found: set[int] = set()
+@lru_cache(maxsize=8192)
+def _lookups(term_keys: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """(which index, key) pairs to look up for one term word, one or two per spelling variant."""
+    out: list[tuple[str, str]] = []
     for t_coarse, t_fine in term_keys:
-        found |= ix.exact.get(t_fine, _EMPTY)
+        out.append(("exact", t_fine))
         if t_coarse.isdigit():
             continue
         stem = t_coarse[:-1] if t_coarse.endswith("*") else t_coarse
         if sum(1 for c in stem if c != "*") < 3:  # short stem: the finer, vowel-keeping key
-            found |= ix.fine_stems.get(t_fine.rstrip("aeiu") or t_fine, _EMPTY)
+            out.append(("fine_stems", t_fine.rstrip("aeiu") or t_fine))
         else:
-            found |= ix.coarse_stems.get(stem, _EMPTY)
+            out.append(("coarse_stems", stem))
+    return tuple(out)
+
+
+def _positions(term_keys: tuple[tuple[str, str], ...], ix: _TextIndex) -> frozenset[int]:
+    """Positions of text words that match one term word (any spelling variant)."""
+    found: set[int] = set()
+    for table, key in _lookups(term_keys):
+        found |= getattr(ix, table).get(key, _EMPTY)
     return frozenset(found)
+
+
+def _occurs(term_keys: tuple[tuple[str, str], ...], ix: _TextIndex) -> bool:
+    return any(key in getattr(ix, table) for table, key in _lookups(term_keys))
+
+
+@lru_cache(maxsize=8192)
+def _term_keys(term: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    keys = tuple(word_keys(w) for w in term_words(term))
+    return keys if keys and all(keys) else ()
 
 
 def text_matches_term(text: str, term: str) -> bool:
     """True when every word of `term` appears, in order and adjacent, in `text` (see module doc)."""
-    words = term_words(term)
-    if not words or not text:
+    if not text or not term:
         return False
-    tkeys = [word_keys(w) for w in words]
-    if not all(tkeys):
+    tkeys = _term_keys(term[:MAX_TERM_CHARS])
+    if not tkeys:
         return False
     ix = _text_index(text)
+    if len(tkeys) == 1:
+        return _occurs(tkeys[0], ix)
     first = _positions(tkeys[0], ix)
-    if len(tkeys) == 1 or not first:
-        return bool(first)
+    if not first:
+        return False
     rest = [_positions(k, ix) for k in tkeys[1:]]
     return any(all(p + j + 1 in positions for j, positions in enumerate(rest)) for p in first)
 

@@ -151,7 +151,6 @@ async def test_paused_start_resumes(chat_factory):
     assert "already paused" in await j.say("/pause")
     assert "Resumed" in await j.say("/start")
     assert "not paused" in await j.say("/resume")
-    assert dataclasses.is_dataclass(j.deps)
 
 
 async def test_approval_without_operators_says_so(deps, db):

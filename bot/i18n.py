@@ -30,6 +30,14 @@ CATALOGUE: dict[str, tuple[str, str, str]] = {
         "Ваш запрос отправлен операторам. Я сообщу, когда его одобрят.",
         "Ваш запыт адпраўлены аператарам. Я паведамлю, калі яго адобраць.",
     ),
+    "no_operators": (
+        "This bot admits people after an operator's approval, but no operator is configured yet. "
+        "Please contact whoever runs it.",
+        "Этот бот принимает подписчиков после одобрения оператора, но операторы ещё не настроены. "
+        "Свяжитесь с теми, кто его запустил.",
+        "Гэты бот прымае падпісчыкаў пасля адабрэння аператара, але аператары яшчэ не наладжаныя. "
+        "Звяжыцеся з тымі, хто яго запусціў.",
+    ),
     "request_waiting": (
         "Your request is still waiting for an operator's approval.",
         "Ваш запрос ещё ждёт одобрения оператора.",
@@ -332,3 +340,38 @@ def raw(lang: str | None, key: str, /, **kwargs: object) -> str:
     idx = {"en": 0, "ru": 1, "be": 2}.get(lang or "en", 0)
     template = CATALOGUE[key][idx] or CATALOGUE[key][0]
     return template.format(**kwargs) if kwargs else template
+
+
+# Command descriptions in Russian and Belarusian (English lives in handlers.commands.COMMANDS).
+COMMAND_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "start": ("подписаться на сообщения (с кодом приглашения, если он нужен)",
+              "падпісацца на паведамленні (з кодам запрашэння, калі ён патрэбны)"),
+    "settings": ("выбрать категории, каналы, уверенность, доставку и язык кнопками",
+                 "выбраць катэгорыі, каналы, упэўненасць, дастаўку і мову кнопкамі"),
+    "status": ("что вы получаете и почему", "што вы атрымліваеце і чаму"),
+    "latest": ("последние подходящие посты: /latest [N]", "апошнія адпаведныя пасты: /latest [N]"),
+    "search": ("поиск по сохранённым постам: /search СЛОВА", "пошук па захаваных пастах: /search СЛОВЫ"),
+    "terms": ("слова для отслеживания: /terms, /terms add …, /terms remove …, /terms clear",
+              "словы для адсочвання: /terms, /terms add …, /terms remove …, /terms clear"),
+    "labels": ("какие новости: /labels all или /labels pardon release …",
+               "якія навіны: /labels all або /labels pardon release …"),
+    "from": ("какие каналы: /from all или /from @канал …", "якія каналы: /from all або /from @канал …"),
+    "confidence": ("минимальная уверенность детектора: /confidence 0.7",
+                   "мінімальная ўпэўненасць дэтэктара: /confidence 0.7"),
+    "mode": ("доставка: /mode instant, digest или mixed", "дастаўка: /mode instant, digest або mixed"),
+    "digest": ("время сводки: /digest ЧАС [ЧАСОВОЙ ПОЯС]", "час зводкі: /digest ГАДЗІНА [ЧАСАВЫ ПОЯС]"),
+    "pause": ("отложить сообщения до /resume", "адкласці паведамленні да /resume"),
+    "resume": ("снова получать сообщения (отложенные придут сводкой)",
+               "зноў атрымліваць паведамленні (адкладзеныя прыйдуць зводкай)"),
+    "language": ("язык бота: /language en, ru или be", "мова бота: /language en, ru або be"),
+    "stop": ("отписаться", "адпісацца"),
+    "forget": ("удалить всё, что о вас хранится", "выдаліць усё, што пра вас захоўваецца"),
+    "help": ("список команд", "спіс каманд"),
+}
+
+
+def command_description(name: str, english: str, lang: str | None) -> str:
+    """A command's one-line description in `lang` (operator commands stay English)."""
+    idx = {"ru": 0, "be": 1}.get(lang or "en")
+    pair = COMMAND_DESCRIPTIONS.get(name)
+    return pair[idx] if pair is not None and idx is not None else english

@@ -1,8 +1,16 @@
 """Bot command registry and router (journalists and operators). Pure use cases over the database:
 the Telegram edge only turns updates into IncomingMessage and sends the Replies (with buttons).
 
-`COMMANDS` is what /help shows and what the edge registers with Telegram; `handle_message`
-routes a message or a button press. It never raises: bad input gets an `Error: ...` answer.
+`COMMANDS` is what /help shows; `menu(lang, operator=...)` is what the edge registers with
+Telegram (per language; the operator menu for operators' chats). `handle_message` routes a message
+or a button press and never raises: bad input gets an `Error: ...` answer.
+
+Contract with the Telegram edge (bot/telegram/):
+- a button press arrives as IncomingMessage(callback_data=..., message_id=<the message carrying
+  the buttons>); the edge answers the callback query itself;
+- each Reply is sent to `chat_id` (None: the chat the update came from), as Telegram HTML, with
+  `buttons` as an inline keyboard (callback data ≤ 64 bytes); `edit_message_id` means edit that
+  message instead of sending a new one (menus after a press); every reply is ≤ 4096 UTF-16 units.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import logging
 
 from bot.alerts import split_html, utf16_len
 from bot.errors import TgwatchError, UserError
-from bot.i18n import t
+from bot.i18n import command_description, t
 from handlers import commands_filters as filters
 from handlers import commands_journalist as j
 from handlers import commands_operator as op
@@ -32,8 +40,16 @@ async def cmd_help(ctx: Ctx) -> list[Reply]:
     for c in COMMANDS:
         if c.operator_only and not ctx.is_operator:
             continue
-        lines.append(f"/{c.name} — {html.escape(c.description, quote=False)}")
+        desc = command_description(c.name, c.description, ctx.lang)
+        lines.append(f"/{c.name} — {html.escape(desc, quote=False)}")
     return [Reply("\n".join(lines))]
+
+
+def menu(lang: str = "en", *, operator: bool = False) -> list[tuple[str, str]]:
+    """(name, description) pairs for Telegram's command menu in `lang`; the edge registers the
+    journalist menu for everyone (per language) and the full one for operators' chats."""
+    return [(c.name, command_description(c.name, c.description, lang)) for c in COMMANDS
+            if operator or not c.operator_only]
 
 
 COMMANDS: list[BotCommand] = [

@@ -197,7 +197,7 @@ async def cmd_digest(ctx: Ctx) -> list[Reply]:
     if f is None:
         return [ctx.say("not_subscribed")]
     args = ctx.arg.split()
-    if not args or len(args) > 2 or not args[0].isdigit() or not 0 <= int(args[0]) <= 23:
+    if not args or len(args) > 2 or not args[0].isdecimal() or not 0 <= int(args[0]) <= 23:
         return [ctx.say("digest_usage")]
     tz = f.timezone
     if len(args) == 2:

@@ -12,7 +12,7 @@ from handlers.bot_search import search_posts
 from handlers.chat import Reply
 from handlers.commands_filters import channels_text, describe_mode, labels_text, recent_matches
 from handlers.digest import run_digests
-from storage import audit, bot_queries, invites, outbox, subscribers
+from storage import audit, bot_queries, invites, subscribers
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ async def cmd_start(ctx: Ctx) -> list[Reply]:
     # approval
     if status == "pending":
         return [ctx.say("request_waiting")]
+    if not deps.operators:
+        log.warning("access mode is 'approval' but [access] operators is empty: nobody can approve requests")
+        return [ctx.say("no_operators")]
     now = deps.clock()
     async with deps.db.transaction():
         sid = await subscribers.upsert(deps.db, "telegram", ctx.address, now, status="pending")
@@ -85,11 +88,7 @@ async def cmd_stop(ctx: Ctx) -> list[Reply]:
             await bot_queries.forget(ctx.deps.db, sub.subscriber_id)
         else:
             await subscribers.set_status(ctx.deps.db, sub.subscriber_id, "stopped", now)
-            await bot_queries.hold_queue(ctx.deps.db, sub.subscriber_id)
-            await ctx.deps.db.execute(
-                "UPDATE outbox SET status = 'failed', last_error = 'subscriber stopped' "
-                "WHERE subscriber_id = ? AND status = 'held'", (sub.subscriber_id,))
-            await outbox.drop_pending_for(ctx.deps.db, sub.subscriber_id, "subscriber stopped", now)
+            await bot_queries.drop_queue(ctx.deps.db, sub.subscriber_id, "subscriber stopped", now)
     return [ctx.say("stopped")]
 
 
@@ -184,7 +183,7 @@ async def cmd_latest(ctx: Ctx) -> list[Reply]:
     if ctx.sub is None:
         return [ctx.say("not_subscribed")]
     arg = ctx.arg.strip()
-    if arg and not (arg.isdigit() and 1 <= int(arg) <= LATEST_MAX):
+    if arg and not (arg.isdecimal() and 1 <= int(arg) <= LATEST_MAX):
         return [ctx.say("latest_usage", max=LATEST_MAX)]
     n = int(arg) if arg else LATEST_DEFAULT
     f = await subscribers.subscription(ctx.deps.db, ctx.sub.subscriber_id)

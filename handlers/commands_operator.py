@@ -16,7 +16,7 @@ from bot.timeutil import iso
 from handlers.bot_context import Ctx, button, esc, shown
 from handlers.channels import add_channel, list_channels, remove_channel
 from handlers.chat import Reply
-from storage import audit, bot_queries, invites, outbox, subscribers
+from storage import audit, bot_queries, invites, subscribers
 
 MAX_BACKFILL = 1000
 TEST_TEXT_LIMIT = 5_000
@@ -48,7 +48,7 @@ async def cmd_watch(ctx: Ctx) -> list[Reply]:
     rest = [a.lower() for a in args[1:]]
     if rest:
         num = rest[-1]
-        if not num.isdigit() or int(num) > MAX_BACKFILL or (len(rest) == 2 and rest[0] != "backfill"):
+        if not num.isdecimal() or int(num) > MAX_BACKFILL or (len(rest) == 2 and rest[0] != "backfill"):
             return [Reply(usage)]
         n = int(num)
     ch = await add_channel(args[0], ctx.deps, resolve=ctx.deps.resolve)
@@ -113,7 +113,7 @@ async def cmd_subscribers(ctx: Ctx) -> list[Reply]:
 
 def _sid(arg: str) -> int | None:
     a = arg.strip().lstrip("#")
-    return int(a) if a.isdigit() and len(a) < 19 else None
+    return int(a) if a.isdecimal() and len(a) < 19 else None
 
 
 async def _decide(ctx: Ctx, sid: int | None, action: str) -> list[Reply]:
@@ -132,16 +132,12 @@ async def _decide(ctx: Ctx, sid: int | None, action: str) -> list[Reply]:
     async with ctx.deps.db.transaction():
         await subscribers.set_status(ctx.deps.db, sid, new_status, now)
         if action == "revoke":
-            await bot_queries.hold_queue(ctx.deps.db, sid)
-            await ctx.deps.db.execute(
-                "UPDATE outbox SET status = 'failed', last_error = 'access revoked' WHERE subscriber_id = ? "
-                "AND status = 'held'", (sid,))
-            await outbox.drop_pending_for(ctx.deps.db, sid, "access revoked", now)
+            await bot_queries.drop_queue(ctx.deps.db, sid, "access revoked", now)
         await audit.add(ctx.deps.db, now, ctx.msg.user_id, action, subscriber_id=sid)
     key = {"approve": "approved", "deny": "denied", "revoke": "revoked"}[action]
     replies = [Reply(f"Subscriber #{sid}: {new_status}.", edit_message_id=ctx.msg.message_id
                      if ctx.msg.callback_data else None)]
-    if sub.address.lstrip("-").isdigit():
+    if sub.address.lstrip("-").isdecimal():
         replies.append(Reply(t(sub.language, key), chat_id=int(sub.address)))
     return replies
 
@@ -170,7 +166,7 @@ async def cmd_revoke(ctx: Ctx) -> list[Reply]:
 
 async def cmd_invite(ctx: Ctx) -> list[Reply]:
     args = ctx.arg.split()
-    if len(args) > 1 or (args and not (args[0].isdigit() and 1 <= int(args[0]) <= 100)):
+    if len(args) > 1 or (args and not (args[0].isdecimal() and 1 <= int(args[0]) <= 100)):
         return [Reply("Usage: /invite [USES] (1-100, default 1); the code is valid for 7 days.")]
     uses = int(args[0]) if args else 1
     code = secrets.token_urlsafe(9)

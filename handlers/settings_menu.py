@@ -105,7 +105,7 @@ async def on_button(ctx: Ctx, data: str) -> list[Reply]:
     elif section == "ch":
         if value == "all":
             f = dataclasses.replace(f, channel_ids=())
-        elif parts[2] == "t" and value.lstrip("-").isdigit() and int(value) in {c.channel_id for c in await watched(ctx.deps)}:
+        elif parts[2] == "t" and value.lstrip("-").isdecimal() and int(value) in {c.channel_id for c in await watched(ctx.deps)}:
             cid = int(value)
             ids = [x for x in f.channel_ids if x != cid] if cid in f.channel_ids else [*f.channel_ids, cid]
             f = dataclasses.replace(f, channel_ids=tuple(ids))
@@ -116,7 +116,7 @@ async def on_button(ctx: Ctx, data: str) -> list[Reply]:
         await save(ctx, dataclasses.replace(f, min_confidence=float(value)))
     elif section == "mode" and value in ("instant", "digest", "mixed"):
         await set_mode(ctx, f, value)
-    elif section == "hr" and value.isdigit() and 0 <= int(value) <= 23:
+    elif section == "hr" and value.isdecimal() and 0 <= int(value) <= 23:
         await save(ctx, dataclasses.replace(f, digest_hour=int(value)), reschedule=True)
     elif section == "lang" and value in LANGUAGES:
         await set_language(ctx, value)

@@ -48,6 +48,15 @@ async def hold_queue(db: Database, subscriber_id: int) -> int:
     )
 
 
+async def drop_queue(db: Database, subscriber_id: int, reason: str, now: datetime) -> int:
+    """Stop, revoke: nothing queued for this subscriber will be sent. Needs a transaction."""
+    return await db.execute_rowcount(
+        "UPDATE outbox SET status = 'failed', last_error = ?, next_attempt_at = ? "
+        "WHERE subscriber_id = ? AND status IN ('pending', 'digest', 'held')",
+        (reason[:500], iso(now), subscriber_id),
+    )
+
+
 async def release_held_to_digest(db: Database, subscriber_id: int, now: datetime) -> int:
     """Resume: held alerts become one digest due now; held digests and follow-ups are sent as they are.
     Returns how many alerts were held. Needs a transaction."""

@@ -13,14 +13,16 @@ stem and what follows is a case ending (`-а`, `-ому`, `-ым`, `-ах`, `-а
 Short stems (fewer than three consonants) use a finer key that keeps the vowels, so "Ales"
 does not match every word shaped V-l-V-s.
 
-Work is bounded: terms are cut at MAX_TERM_CHARS / MAX_TERM_WORDS, text is tokenised once
-(cached), and matching is linear in the number of words times the term's words.
+Work is bounded: terms are cut at MAX_TERM_CHARS / MAX_TERM_WORDS; a text is tokenised and
+indexed once (cached) by every stem its words can have, so each term word is a dictionary lookup
+and a thousand subscribers' terms cost little more than one.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 MAX_TERM_CHARS = 200
@@ -77,9 +79,24 @@ def _strip_marks(ch: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c) and c.isascii() and c.isalnum())
 
 
+_CYR_LOOKALIKE = "АВЕКМНОРСТХУаеорсхуі"
+_LAT_LOOKALIKE = "ABEKMHOPCTXYaeopcxyi"
+_TO_LATIN = str.maketrans(_CYR_LOOKALIKE, _LAT_LOOKALIKE)
+_TO_CYRILLIC = str.maketrans(_LAT_LOOKALIKE, _CYR_LOOKALIKE)
+
+
+def _one_script(word: str) -> str:
+    """A word mixing scripts ('Тsikhanouski' with a Cyrillic Т) is read in its majority script."""
+    cyr = sum(1 for c in word if "\u0400" <= c <= "\u04ff")
+    lat = sum(1 for c in word if c.isascii() and c.isalpha())
+    if not cyr or not lat:
+        return word
+    return word.translate(_TO_CYRILLIC if cyr > lat else _TO_LATIN)
+
+
 def _phonemic(word: str) -> list[str]:
     """One word -> its phonemic spellings (usually one). Cyrillic and Latin runs may be mixed."""
-    w = word.casefold().replace("дз", "d").replace("дж", "dZ")
+    w = _one_script(word).casefold().replace("дз", "d").replace("дж", "dZ")
     pieces: list[list[str]] = []
     pos = 0
     for m in _CYRILLIC.finditer(w):
@@ -127,50 +144,105 @@ def word_keys(word: str) -> tuple[tuple[str, str], ...]:
     return tuple({(_coarse(p), _fine(p)) for p in _phonemic(word) if p})
 
 
+_COARSE_ENDING_MAX = 4  # longest string _COARSE_ENDING accepts ("*m*" plus slack)
+_FINE_ENDING_MAX = 6
+
+
+@dataclass(frozen=True)
+class _TextIndex:
+    """Where each stem occurs in a text: a term word is then a dictionary lookup, not a scan."""
+
+    coarse_stems: dict[str, frozenset[int]]  # coarse key minus any allowed ending -> word positions
+    fine_stems: dict[str, frozenset[int]]
+    exact: dict[str, frozenset[int]]  # fine key -> positions (identity and numbers)
+    size: int
+
+
+def _add(index: dict[str, set[int]], key: str, pos: int) -> None:
+    index.setdefault(key, set()).add(pos)
+
+
 @lru_cache(maxsize=256)
-def _text_keys(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
-    return tuple(word_keys(m.group(0)) for m in _WORD.finditer(text[:MAX_TEXT_CHARS]))
+def _text_index(text: str) -> _TextIndex:
+    coarse: dict[str, set[int]] = {}
+    fine: dict[str, set[int]] = {}
+    exact: dict[str, set[int]] = {}
+    n = 0
+    for n, m in enumerate(_WORD.finditer(unicodedata.normalize("NFC", text[:MAX_TEXT_CHARS])), start=1):
+        pos = n - 1
+        for w_coarse, w_fine in word_keys(m.group(0)):
+            _add(exact, w_fine, pos)
+            for k in range(min(_COARSE_ENDING_MAX, len(w_coarse)) + 1):
+                if _COARSE_ENDING.match(w_coarse[len(w_coarse) - k:]):
+                    _add(coarse, w_coarse[:len(w_coarse) - k], pos)
+            for k in range(min(_FINE_ENDING_MAX, len(w_fine)) + 1):
+                if _FINE_ENDING.match(w_fine[len(w_fine) - k:]):
+                    _add(fine, w_fine[:len(w_fine) - k], pos)
+
+    def freeze(d: dict[str, set[int]]) -> dict[str, frozenset[int]]:
+        return {k: frozenset(v) for k, v in d.items()}
+
+    return _TextIndex(freeze(coarse), freeze(fine), freeze(exact), n)
 
 
 def term_words(term: str) -> list[str]:
     """The words of a term, bounded (what a subscriber's term is cut to)."""
-    return [m.group(0) for m in _WORD.finditer((term or "")[:MAX_TERM_CHARS])][:MAX_TERM_WORDS]
+    text = unicodedata.normalize("NFC", (term or "")[:MAX_TERM_CHARS])
+    return [m.group(0) for m in _WORD.finditer(text)][:MAX_TERM_WORDS]
 
 
-def _matches_word(term_keys: tuple[tuple[str, str], ...], text_keys: tuple[tuple[str, str], ...]) -> bool:
+_EMPTY: frozenset[int] = frozenset()
+
+
+@lru_cache(maxsize=8192)
+def _lookups(term_keys: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """(which index, key) pairs to look up for one term word, one or two per spelling variant."""
+    out: list[tuple[str, str]] = []
     for t_coarse, t_fine in term_keys:
-        digits = t_coarse.isdigit()
+        out.append(("exact", t_fine))
+        if t_coarse.isdigit():
+            continue
         stem = t_coarse[:-1] if t_coarse.endswith("*") else t_coarse
-        short = sum(1 for c in stem if c != "*") < 3
-        fine_stem = t_fine.rstrip("aeiu") or t_fine
-        for w_coarse, w_fine in text_keys:
-            if w_fine == t_fine:
-                return True
-            if digits:
-                if w_coarse == t_coarse:
-                    return True
-            elif short:
-                if w_fine.startswith(fine_stem) and _FINE_ENDING.match(w_fine[len(fine_stem):]):
-                    return True
-            elif w_coarse.startswith(stem) and _COARSE_ENDING.match(w_coarse[len(stem):]):
-                return True
-    return False
+        if sum(1 for c in stem if c != "*") < 3:  # short stem: the finer, vowel-keeping key
+            out.append(("fine_stems", t_fine.rstrip("aeiu") or t_fine))
+        else:
+            out.append(("coarse_stems", stem))
+    return tuple(out)
+
+
+def _positions(term_keys: tuple[tuple[str, str], ...], ix: _TextIndex) -> frozenset[int]:
+    """Positions of text words that match one term word (any spelling variant)."""
+    found: set[int] = set()
+    for table, key in _lookups(term_keys):
+        found |= getattr(ix, table).get(key, _EMPTY)
+    return frozenset(found)
+
+
+def _occurs(term_keys: tuple[tuple[str, str], ...], ix: _TextIndex) -> bool:
+    return any(key in getattr(ix, table) for table, key in _lookups(term_keys))
+
+
+@lru_cache(maxsize=8192)
+def _term_keys(term: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    keys = tuple(word_keys(w) for w in term_words(term))
+    return keys if keys and all(keys) else ()
 
 
 def text_matches_term(text: str, term: str) -> bool:
     """True when every word of `term` appears, in order and adjacent, in `text` (see module doc)."""
-    words = term_words(term)
-    if not words or not text:
+    if not text or not term:
         return False
-    tkeys = [word_keys(w) for w in words]
-    if not all(tkeys):
+    tkeys = _term_keys(term[:MAX_TERM_CHARS])
+    if not tkeys:
         return False
-    keys = _text_keys(text)
-    k = len(tkeys)
-    for i in range(len(keys) - k + 1):
-        if all(_matches_word(tkeys[j], keys[i + j]) for j in range(k)):
-            return True
-    return False
+    ix = _text_index(text)
+    if len(tkeys) == 1:
+        return _occurs(tkeys[0], ix)
+    first = _positions(tkeys[0], ix)
+    if not first:
+        return False
+    rest = [_positions(k, ix) for k in tkeys[1:]]
+    return any(all(p + j + 1 in positions for j, positions in enumerate(rest)) for p in first)
 
 
 def normalize_term(term: str) -> str:

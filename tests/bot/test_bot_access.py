@@ -151,4 +151,11 @@ async def test_paused_start_resumes(chat_factory):
     assert "already paused" in await j.say("/pause")
     assert "Resumed" in await j.say("/start")
     assert "not paused" in await j.say("/resume")
-    assert dataclasses.is_dataclass(j.deps)
+
+
+async def test_approval_without_operators_says_so(deps, db):
+    from tests.conftest import FakeChat
+
+    d = dataclasses.replace(with_mode(deps, "approval"), operators=())
+    assert "no operator is configured" in await FakeChat(d, 99).say("/start")
+    assert await _status(db, 99) is None

@@ -54,3 +54,24 @@ async def test_language_switch(deps):
     menu = (await j.send("/language"))[0]
     assert [b.data for row in menu.buttons for b in row] == ["s:lang:en", "s:lang:ru", "s:lang:be"]
     assert "Мова: Беларуская" in (await j.press("s:lang:be"))[0].text
+
+
+def test_journalist_commands_are_described_in_every_language():
+    from bot.i18n import COMMAND_DESCRIPTIONS
+    from handlers.commands import menu
+
+    journalist = {c.name for c in COMMANDS if not c.operator_only}
+    assert set(COMMAND_DESCRIPTIONS) == journalist
+    for lang in ("en", "ru", "be"):
+        items = menu(lang)
+        assert {n for n, _ in items} == journalist
+        assert all(d and "\n" not in d and len(d) <= 256 for _, d in items)
+    assert len(menu("en", operator=True)) == len(COMMANDS)
+
+
+async def test_help_in_russian(deps):
+    j = FakeChat(deps, 12)
+    await j.send("/start")
+    await j.send("/language ru")
+    text = await j.say("/help")
+    assert "/stop — отписаться" in text

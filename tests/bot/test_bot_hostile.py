@@ -22,7 +22,7 @@ ALLOWED_TAGS = {"b", "i", "a", "code"}
 MARKUP = ["<b>", "</b>", "<a href='javascript:alert(1)'>", "&amp;", "&#0;", "&lt;", "*", "_", "`", "[x](y)",
           "\x00", "\u202e", "@", "@minjust", "backfill", "add", "remove", "invite", "9", "-1", "999999999999999999999",
           "Europe/Minsk", "0.5", "all", "pardon", "yes", "\n", "</code>", "<script>", "%", "NaN", "1e309",
-          "9223372036854775808", "-9223372036854775809", "#99999999999999999999"]
+          "9223372036854775808", "-9223372036854775809", "#99999999999999999999", "²", "٣", "¹²"]
 
 hostile = st.one_of(
     st.just(""),
@@ -73,9 +73,10 @@ def test_every_command_survives_hostile_input(tmp_path):
     deps = Deps(db=db, detector=load_detector(), clock=FakeClock(), operators=(OPERATOR,), resolve=resolve)
     names = [c.name for c in COMMANDS]
 
-    def send(chat_id: int, text: str, *, callback: str | None = None):
-        msg = IncomingMessage(chat_id=chat_id, text=text, user_id=chat_id, message_id=1, callback_data=callback,
-                              user_name="<i>Eve</i>")
+    def send(chat_id: int, text: str, *, callback: str | None = None, chat_type: str = "private"):
+        user_id = None if chat_type == "channel" else (chat_id if chat_type == "private" else OPERATOR)
+        msg = IncomingMessage(chat_id=chat_id, text=text, user_id=user_id, chat_type=chat_type, message_id=1,
+                              callback_data=callback, user_name="<i>Eve</i>")
         return loop.run_until_complete(handle_message(msg, deps, BOT))
 
     send(11, "/start")
@@ -84,12 +85,12 @@ def test_every_command_survives_hostile_input(tmp_path):
 
     @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
     @given(name=st.sampled_from(names), arg=hostile, as_operator=st.booleans(), mode=st.sampled_from(
-        ["open", "approval", "invite"]))
-    def run(name, arg, as_operator, mode):
+        ["open", "approval", "invite"]), chat_type=st.sampled_from(["private", "private", "group", "channel"]))
+    def run(name, arg, as_operator, mode, chat_type):
         nonlocal deps
         deps = dataclasses.replace(deps, access_mode=mode)
-        chat = OPERATOR if as_operator else 11
-        replies = send(chat, f"/{name} {arg}")
+        chat = {"private": OPERATOR if as_operator else 11, "group": -1001, "channel": -1002}[chat_type]
+        replies = send(chat, f"/{name} {arg}", chat_type=chat_type)
         seen.add(name)
         assert replies, f"/{name} gave no answer"
         for r in replies:
@@ -98,7 +99,7 @@ def test_every_command_survives_hostile_input(tmp_path):
                 for b in row:
                     assert len(b.data.encode("utf-8")) <= 64
         if name in ("stop", "forget"):
-            send(chat, "/start")
+            send(chat, "/start", chat_type=chat_type)
 
     @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
     @given(data=st.one_of(st.text(max_size=100), st.lists(st.sampled_from(

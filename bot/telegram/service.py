@@ -10,6 +10,7 @@ with backoff and followed by a reconcile pass.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from contextlib import suppress
 from typing import Any
@@ -79,7 +80,7 @@ class TelegramEdges:
         if self.bot is not None:
             await self.bot.start(bot_token=self.settings.telegram.bot_token.reveal())
             me = await self.bot.get_me()
-            self.frontend = BotFrontend(self.bot, deps, me.username)
+            self.frontend = BotFrontend(self.bot, self._operator_deps(deps), me.username)
             self.frontend.register(self.bot)
             try:
                 await register_commands(self.bot)
@@ -95,6 +96,18 @@ class TelegramEdges:
         await self.reader.refresh_watched()
         self.reader.register(self.user)
         self.started.set()
+
+    def _operator_deps(self, deps: Deps) -> Deps:
+        """The bot's /watch resolves, joins and backfills through the user client (the Deps ports)."""
+        from bot.telegram.channels import resolve_and_join, start_capture
+
+        async def resolve(username: str):
+            return await resolve_and_join(self.user, username)
+
+        async def backfill(ch, n: int) -> int:
+            return await start_capture(self.user, deps, ch, backfill=n)
+
+        return dataclasses.replace(deps, resolve=resolve, backfill=backfill)
 
     async def run_until(self, stop: asyncio.Event) -> None:
         """Capture until `stop` is set. A lost session degrades instead of raising."""

@@ -154,7 +154,7 @@ async def test_paused_start_resumes(chat_factory):
 
 
 async def test_approval_without_operators_says_so(deps, db):
-    from tests.conftest import FakeChat
+    from tests.bot.conftest import FakeChat
 
     d = dataclasses.replace(with_mode(deps, "approval"), operators=())
     assert "no operator is configured" in await FakeChat(d, 99).say("/start")

@@ -13,9 +13,10 @@ from pathlib import Path
 from bot.detection import countries as countries_mod
 from bot.detection import count as count_mod
 from bot.detection import names as names_mod
-from bot.detection.normalize import Normalized, normalize
+from bot.detection.normalize import Normalized, normalize, prepare
 from bot.detection.numbers import parse_numbers
-from bot.detection.rules import Context, RuleSet, Trigger, load_rules, match_patterns, targets
+from bot.detection.matcher import match_patterns
+from bot.detection.rules import Context, RuleSet, Trigger, load_rules
 from bot.models import Detection, Evidence
 
 CODE_VERSION = "det-1.0"
@@ -58,20 +59,46 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, o
     return before or after  # around
 
 
-def context_span(ctx: Context, norm: Normalized, matches: Matches, first: int, last: int,
+class _Index:
+    """Matches of one post grouped by sentence, so scope checks do not scan the whole post."""
+
+    __slots__ = ("matches", "matched", "by_sent", "toks")
+
+    def __init__(self, norm: Normalized, matches: Matches):
+        self.matches = matches
+        self.matched = frozenset(matches)
+        self.toks = norm.tokens
+        self.by_sent: dict[int, dict[int, list]] = {}
+
+    def in_sentence(self, sid: int, sent: int) -> list:
+        per = self.by_sent.get(sid)
+        if per is None:
+            per = {}
+            for m in self.matches.get(sid, ()):
+                per.setdefault(self.toks[m[0]].sent, []).append(m)
+            self.by_sent[sid] = per
+        return per.get(sent, [])
+
+
+def context_span(ctx: Context, norm: Normalized, index: _Index, first: int, last: int,
                  own: tuple[int, ...] = ()) -> tuple[int, int] | None:
     """Span of the first pattern of `ctx` found in its scope around tokens [first, last), else None.
 
     `own` are the trigger's matched words; other words inside a gapped trigger count as adjacent."""
     toks = norm.tokens
-    for pattern in ctx.patterns:
-        for m in matches.get(pattern[0], ()):
+    here = toks[first].sent
+    live = ctx.firsts & index.matched
+    if not live:
+        return None
+    for pattern in (p for sid in sorted(live) for p in ctx.by_first[sid]):
+        cands = index.matches.get(pattern[0], ()) if ctx.scope == "post" else index.in_sentence(pattern[0], here)
+        for m in cands:
             if m[0] == first:
                 continue  # the trigger word itself
             if not _in_scope(ctx, norm, m, first, last, own):
                 continue
             sent = toks[m[0]].sent
-            if all(any(toks[o[0]].sent == sent for o in matches.get(sid, ())) for sid in pattern[1:]):
+            if all(index.in_sentence(sid, sent) for sid in pattern[1:]):
                 return m[0], m[1]
     return None
 
@@ -80,6 +107,7 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
     """Every trigger match with the first block that vetoes it (if any)."""
     hits: list[Hit] = []
     toks, sents = norm.tokens, norm.sentences
+    index = _Index(norm, matches)
     for trig in rs.triggers:
         seen: set[tuple[int, int]] = set()
         for pattern in trig.patterns:
@@ -87,22 +115,20 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
                 if m[:2] in seen:
                     continue
                 sent = toks[m[0]].sent
-                if not all(any(toks[o[0]].sent == sent for o in matches.get(sid, ())) for sid in pattern[1:]):
+                if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
                     continue
-                if not all(context_span(c, norm, matches, m[0], m[1]) for c in trig.requires):
+                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires):
                     continue
                 seen.add(m[:2])
-                hits.append(_check_blocks(rs, norm, matches, trig, m, sents[sent].question))
+                hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
     return hits
 
 
-def _check_blocks(rs: RuleSet, norm: Normalized, matches: Matches, trig: Trigger,
+def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
                   m: tuple, question: bool) -> Hit:
     if question and rs.question_blocks:
         return Hit(trig, m[0], m[1], "block.question", m)
-    for block in rs.blocks:
-        if not targets(block.labels, trig.label, trig.rule_id):
-            continue
+    for block in rs.blocks_for(trig):
         span = context_span(block.context, norm, matches, m[0], m[1], m[2])
         if span is None:
             continue
@@ -110,6 +136,16 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: Matches, trig: Trigger
             continue
         return Hit(trig, m[0], m[1], block.rule_id, span)
     return Hit(trig, m[0], m[1])
+
+
+def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
+    """Trigger matches first; contexts (blockers, requirements) only in sentences that have one."""
+    matches = match_patterns(rs, norm, "trigger")
+    if not matches:
+        return []
+    sentences = {norm.tokens[m[0]].sent for found in matches.values() for m in found}
+    matches.update(match_patterns(rs, norm, "context", sentences))
+    return find_hits(rs, norm, matches)
 
 
 class Detector:
@@ -121,10 +157,16 @@ class Detector:
         self.version = f"{CODE_VERSION}+{rules.digest}"
 
     def detect(self, text: str, lang: str | None = None) -> Detection:
-        norm = normalize(text if isinstance(text, str) else "", lang)
+        text = text if isinstance(text, str) else ""
         rs = self.rules
-        matches = match_patterns(rs, norm)
-        hits = find_hits(rs, norm, matches)
+        prep = prepare(text, lang)
+        if rs.prefilter is not None:
+            quick = prep.quick
+            if quick is not None and not rs.prefilter.search(quick):
+                # No trigger word anywhere: the full pass would find no hit either.
+                return Detection("none", _none_confidence([]), detector_version=self.version)
+        norm = normalize(prep)
+        hits = hits_for(rs, norm)
         active = [h for h in hits if h.blocked_by is None]
         builtin = rs.builtin_labels
         label = next((lab for lab in builtin if any(h.label == lab for h in active)), "none")
@@ -143,12 +185,14 @@ class Detector:
             return Detection(label, round(conf, 3), evidence=tuple(evidence), detector_version=self.version,
                              extra_labels=tuple(extra))
         event = [h for h in active if h.label in builtin]
-        numbers = parse_numbers(norm)
+        count_scope = count_mod.count_sentences(norm, event, label)
+        numbers = parse_numbers(norm, count_scope)
         names = names_mod.extract_names(rs, norm, event)
         hit_sents = {norm.tokens[h.first].sent for h in event}
         # Names listed after "Среди них" are a subset of a group: they do not give the count.
-        own = sum(1 for n in names if norm.tokens[_token_at(norm, n.start)].sent in hit_sents)
-        count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own)
+        name_starts = tuple(_token_at(norm, n.start) for n in names)
+        own = sum(1 for k in name_starts if norm.tokens[k].sent in hit_sents)
+        count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own, count_scope, name_starts)
         cties = countries_mod.extract_countries(rs, norm, event, label)
         if count_span:
             evidence.append(_evidence(norm, "fact.count", count_span[0], count_span[1], "fact"))

@@ -35,8 +35,10 @@ _LAT_FOLDS = (("sch", "S"), ("shch", "S"), ("kh", "h"), ("zh", "Z"), ("ch", "C")
               ("q", "k"), ("g", "h"))
 _LAT_DIACRITICS = {"ł": "l", "ŭ": "u", "č": "C", "š": "S", "ž": "Z", "ć": "c", "ś": "s", "ź": "z", "ń": "n",
                    "ø": "o", "ß": "ss", "đ": "d"}
-_ENDINGS = ("ого", "ому", "ему", "его", "ага", "аму", "ова", "ева", "ым", "им", "ом", "ем", "ам", "ой",
-            "ей", "ай", "ую", "юю", "ая", "яя", "ий", "ый", "ых", "их", "ами", "ями", "ах", "ях")
+# Case endings that carry a consonant (vowels vanish from the key anyway). "-им/-ым" only after
+# -ск/-цк, so first names like "Вадим", "Максим" keep their final consonant.
+_ENDINGS = ("ого", "ому", "ему", "его", "ага", "аму", "ами", "ями", "ом", "ем", "ах", "ях", "их", "ых")
+_ADJ_INSTR = ("ским", "цким", "ским", "скім", "цкім")
 
 
 def _to_latin(word: str) -> str:
@@ -57,8 +59,10 @@ def word_key(word: str) -> str:
     """Key of one name word: case-, script- and inflection-tolerant consonant skeleton."""
     w = word.lower().replace("ё", "е")
     if re.search("[а-яіўєїґ]", w):
+        if w.endswith(_ADJ_INSTR):
+            w = w[:-2]
         for end in _ENDINGS:  # Cyrillic case endings (Тихановского → тихановск)
-            if w.endswith(end) and len(w) - len(end) >= 3:
+            if w.endswith(end) and len(w) - len(end) >= 4:
                 w = w[: -len(end)]
                 break
     w = _to_latin(w)
@@ -67,7 +71,7 @@ def word_key(word: str) -> str:
     w = re.sub(r"(?<=[aeiouy])u(?=[^aeiouy]|$)", "v", w)  # Belarusian ў after a vowel: Tsikhanouski
     w = re.sub(r"dz(?=[ieyj])", "d", w)  # дзеканне: Дзянісенка ~ Денисенко
     w = re.sub(r"c(?=[ieyj])", "t", w)  # цеканне: Ціханоўскі ~ Тихановский
-    w = re.sub(r"(ogo|omu|ym|om|em|am|aja|oj|ej|uju)$", "", w) if len(w) > 5 else w
+    w = re.sub(r"(ogo|omu|om|em)$", "", w) if len(w) > 6 else w
     w = re.sub(r"[^a-zA-Z]", "", w)
     skeleton = re.sub(r"[aeiouyj]", "", w)
     skeleton = re.sub(r"(.)\1+", r"\1", skeleton)
@@ -99,8 +103,18 @@ def text_matches_term(text: str, term: str) -> bool:
 
 # ── extraction ─────────────────────────────────────────────────────────────────────────────
 def _surnamish(rs: RuleSet, word: str) -> bool:
+    memo = rs.cache.setdefault("surnamish", {})
+    got = memo.get(word)
+    if got is None:
+        if len(memo) >= 100_000:
+            memo.clear()
+        got = memo[word] = _surnamish_uncached(rs, word)
+    return got
+
+
+def _surnamish_uncached(rs: RuleSet, word: str) -> bool:
     base = word
-    for end in _ENDINGS + ("а", "у", "е", "ы", "и", "ом", "a", "e", "u"):
+    for end in _ENDINGS + ("ой", "ей", "ую", "ая", "ий", "ый", "ым", "им", "а", "у", "е", "ы", "и", "a", "e", "u"):
         if base.endswith(end) and len(base) - len(end) >= 3:
             base = base[: -len(end)]
             break
@@ -114,7 +128,7 @@ def _runs(norm: Normalized, first: int, last: int) -> list[tuple[int, int]]:
     while i < last:
         if toks[i].cap and not toks[i].upper or (toks[i].cap and len(toks[i].text) == 1):
             j = i + 1
-            while j < last and toks[j].cap and text[toks[j - 1].end:toks[j].start] in (" ", "\u00a0") \
+            while j < last and toks[j].cap and text[toks[j - 1].end:toks[j].start] in (" ", "\u00a0", "-", "\u2011") \
                     and (not toks[j].upper or len(toks[j].text) == 1):
                 j += 1
             runs.append((i, j))
@@ -124,25 +138,31 @@ def _runs(norm: Normalized, first: int, last: int) -> list[tuple[int, int]]:
     return runs
 
 
-def extract_names(rs: RuleSet, norm: Normalized, hits: list) -> list[Name]:
+def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int] | None = None) -> list[Name]:
     """People freed in the event: capitalised names in the event sentences, minus officials,
     relatives, speakers and places."""
-    toks, text = norm.tokens, norm.original
+    toks = norm.tokens
     words = [t.text for t in toks]
     out: list[Name] = []
-    sentences = event_sentences(norm, hits)
+    if sentences is None:
+        sentences = event_sentences(norm, hits)
     for s in sentences:
         sent = norm.sentences[s]
+        last_end = -10
         for a, b in _runs(norm, sent.first, sent.last):
-            name = _validate(rs, norm, words, a, b, sent.first)
+            coordinated = a == last_end + 1 and words[last_end] in ("и", "and") or \
+                (a == last_end and "," in norm.original[toks[a - 1].end:toks[a].start])
+            name = _validate(rs, norm, words, a, b, sent.first, coordinated)
             if name:
                 out.append(name)
+                last_end = b
     if not out and hits:
         out = _lone_first_names(rs, norm, words)
     return _dedupe(out)
 
 
-def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, sent_first: int) -> Name | None:
+def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, sent_first: int,
+              coordinated: bool = False) -> Name | None:
     toks, text = norm.tokens, norm.original
     lex = rs.in_lexicon
     while a < b and (word_value(words[a]) is not None or any(c.isdigit() for c in words[a])):
@@ -154,23 +174,37 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
             and toks[b + 1].sent == toks[a].sent
         if not coordinated:
             a += 1
+    while a < b and (_is_geo(rs, words[a]) or lex("name_official", words[a]) or lex("name_role", words[a])):
+        a += 1  # "гражданку Польши Анжелику ..." — the country is not part of the name
     if a >= b:
         return None
     # The name opens at the first known first name; otherwise the run must be 1-2 surname-like words.
     start = next((k for k in range(a, b) if lex("first_name", words[k])), None)
+    if start is not None and start > a and b - a <= 3:
+        # "Катерину Андрееву", "Донатас Пятраускас": a surname can start like a first name
+        # ("андре*", "пятр*"); a short run of capitalised words is one name.
+        start = a
     if start is None:
-        if b - a > 2:
+        if b - a > 3:
             return None
         start = a
-        described = a > 0 and toks[a - 1].sent == toks[a].sent and b - a == 2 and any(
-            lex(lx, words[a - 1]) for lx in ("person", "prisoner", "demonym_all"))
-        if not described and not all(_surnamish(rs, words[k]) or len(words[k]) == 1 for k in range(a, b)):
+        before = [k for k in (a - 1, a - 2) if k >= 0 and toks[k].sent == toks[a].sent]
+        if before and _is_geo(rs, words[before[0]]) and len(before) == 2:
+            before = before[1:]  # "гражданку Польши <Name>"
+        elif before:
+            before = before[:1]
+        described = 2 <= b - a <= 3 and any(
+            lex(lx, words[k]) for k in before for lx in ("person", "prisoner", "demonym_all"))
+        if coordinated and b - a == 2:
+            described = True  # "Роман Гурин и Алла Шарко": the second of a pair of names
+        if not described and (b - a > 2 or not all(_surnamish(rs, words[k]) or len(words[k]) == 1
+                                                       for k in range(a, b))):
             return None
         if b - a == 1 and len(words[a]) == 1:
             return None
     end = min(b, start + 3)
     span = range(start, end)
-    if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) for k in span):
+    if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) or lex("month", words[k]) for k in span):
         return None
     if start == b - 1 and not lex("first_name", words[start]):
         # A lone surname: not after a place preposition, not sentence-initial unless coordinated.
@@ -179,8 +213,13 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     for k in range(max(sent_first, start - 3), start):
         if lex("name_role", words[k]) and toks[k].clause == toks[start].clause:
             return None
-    if end < len(words) and toks[end].sent == toks[start].sent and lex("name_speech", words[end]):
-        return None
+    if end < len(words) and any(rs.phrase_at("name_affiliation", words, k) for k in (end, end + 1)):
+        return None  # "Кристофера Смита из Госдепа"
+    if end < len(words) and toks[end].clause == toks[start].clause and lex("name_speech", words[end]):
+        return None  # "Наталья Эйсмонт сообщила" — the speaker
+    for k in range(max(sent_first, start - 3), start):
+        if lex("name_speech", words[k]) and toks[k].clause == toks[start].clause:
+            return None  # "паведаміла прэс-сакратарка Наталля Эйсмант"
     s, e = toks[start].start, toks[end - 1].end
     if len(words[end - 1]) == 1 and text[e:e + 1] == ".":
         e += 1

@@ -8,8 +8,8 @@ rule written as "памілаваў" matches "ПАМІЛАВАЎ", "памила
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # Characters that may hide inside a word (soft/hard signs, apostrophes, zero-width and bidi marks)
 # become this marker and are dropped from the token, so "памілаваньне" == "памілаванне" and
@@ -28,7 +28,7 @@ for _cp in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, *range(0x8
     _ONE_TO_ONE[chr(_cp)] = " "
 _TABLE = str.maketrans(_ONE_TO_ONE)
 
-_TOKEN_RX = re.compile(r"[\w\x01]+")
+_SPLIT_RX = re.compile(r"([\w\x01]+)")
 _SURROGATE_RX = re.compile("[\ud800-\udfff]")
 _FORWARD_RX = re.compile(
     r"\A\s*(?:forwarded from|переслано от|пересланное сообщение|пераслана ад|repost(?:ed)? from)[^\n]*\n",
@@ -37,15 +37,18 @@ _FORWARD_RX = re.compile(
 _SENTENCE_END = set(".!?…\n•▪▫◾◽●■□➖")
 _CLAUSE_MARK = set(",;:—–()«»\"“”„[]|")
 _CYR = re.compile(r"[а-яёіўґєї]")
+_HAS_LATIN = re.compile(r"[a-z]")
+_DIGITS = frozenset("0123456789")
+_INITIAL_U = re.compile(r"(?<![\w\x01'’ʼ])ў")
+_ZW = "".join(k for k, v in _ONE_TO_ONE.items() if v == _GLUE and not k.isalpha())
 _LAT = re.compile(r"[a-zćčłńśšźžŭ]")
 _LACINKA_MARKS = set("ŭćčłńśšźž")
 # Latin letters that look like Cyrillic ones, for words that mix the two scripts.
 _HOMOGLYPHS = str.maketrans("aeopcxykmti", "аеорсхукмті")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
-    """One word of the post: folded text plus its span in the original text."""
+class Token(NamedTuple):
+    """One word of the post: folded text plus its span in the original text (a tuple: fast to build)."""
 
     text: str  # folded form used for matching
     start: int
@@ -56,8 +59,7 @@ class Token:
     clause: int  # clause index (global counter, increases at , ; : — and sentence ends)
 
 
-@dataclass(frozen=True, slots=True)
-class Sentence:
+class Sentence(NamedTuple):
     first: int  # index of its first token
     last: int  # index one past its last token
     question: bool
@@ -79,12 +81,26 @@ def clean(text: str) -> str:
     return text
 
 
+_RARE_RX = re.compile("[" + re.escape("".join(k for k in _ONE_TO_ONE if len(_ONE_TO_ONE[k]) == 1
+                                               and (ord(k) < 0x20 or 0x7F <= ord(k) < 0xA0 or k == "\u00ad"
+                                                    or 0x2000 <= ord(k) < 0x2070 or k in "\ufeff\u061c"))) + "]")
+_COMMON = [(k, v) for k, v in _ONE_TO_ONE.items() if not _RARE_RX.match(k)]
+
+
 def fold_chars(text: str) -> str:
     """Lower-case and fold spelling variants, preserving length (index i maps to index i)."""
     low = text.lower()
     if len(low) != len(text):  # e.g. "İ": lower-case char by char to keep offsets
         low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-    return low.translate(_TABLE)
+    if _RARE_RX.search(low):  # control, zero-width and bidi characters: rare, so translate only then
+        return low.translate(_TABLE)
+    if "ў" in low:  # word-initial ў is only у after a vowel ("у Ўкраіне"), not the в-like ў
+        low = _INITIAL_U.sub("у", low)
+    # str.replace per letter is much faster than str.translate on non-ASCII text.
+    for a, b in _COMMON:
+        if a in low:
+            low = low.replace(a, b)
+    return low
 
 
 def fold_term(term: str) -> str:
@@ -128,12 +144,9 @@ def lacinka_to_cyrillic(word: str) -> str:
             i += 2
             continue
         if c == "l":
-            if nxt in _L_IOT:
-                out.append("л" + _L_IOT[nxt])
-                i += 2
-            else:
-                out.append("ль")
-                i += 1
+            # Soft "l" ("la" = "ля") is folded like hard "ł": writers mix them ("pamilavaŭ").
+            out.append("л" if nxt in _L_VOW or nxt in "ji" else "ль")
+            i += 1
             continue
         if c == "j" and nxt in _L_IOT:
             out.append(_L_IOT[nxt])
@@ -150,7 +163,8 @@ def lacinka_to_cyrillic(word: str) -> str:
         else:
             out.append(_L_CONS.get(c, c))
         i += 1
-    return fold_chars("".join(out)).replace(_GLUE, "")
+    cyr = "".join(out)
+    return _keep_final_soft(fold_chars(cyr), cyr)
 
 
 def _keep_final_soft(folded: str, orig: str) -> str:
@@ -172,48 +186,119 @@ def _fix_token(word: str, lacinka: bool, orig: str = "") -> str:
     return word
 
 
-def normalize(text: str, lang: str | None = None) -> Normalized:
-    """Tokenise a post into folded tokens with sentence/clause structure and original offsets."""
+_MIXED_RX = re.compile(r"[а-яеиг][a-z]|[a-z][а-яеиг]")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A post cleaned and folded once, shared by the pre-filter and the token pass."""
+
+    text: str
+    folded: str
+    lacinka: bool
+    mixed: bool
+
+    @property
+    def quick(self) -> str | None:
+        """Folded text without glue marks for a cheap "could anything match?" test; None when
+        only the token pass can read the post (Łacinka, words mixing scripts)."""
+        if self.lacinka or self.mixed:
+            return None
+        return self.folded.replace(_GLUE, "")
+
+
+def prepare(text: str, lang: str | None = None) -> Prepared:
     text = clean(text or "")
+    folded = fold_chars(text)
+    return Prepared(text, folded, is_lacinka(text, lang), _MIXED_RX.search(folded) is not None)
+
+
+def quick_text(text: str, lang: str | None) -> str | None:
+    return prepare(text, lang).quick
+
+
+def normalize(text: str | Prepared, lang: str | None = None) -> Normalized:
+    """Tokenise a post into folded tokens with sentence/clause structure and original offsets."""
+    prep = text if isinstance(text, Prepared) else prepare(text, lang)
+    text, folded, lacinka = prep.text, prep.folded, prep.lacinka
     body_start = 0
     m = _FORWARD_RX.match(text)
     if m:  # a forwarded-from header names a channel, not an event
         body_start = m.end()
-    folded = fold_chars(text)
-    lacinka = is_lacinka(text, lang)
     tokens: list[Token] = []
     sentences: list[Sentence] = []
     sent_first, sent_idx, clause = 0, 0, 0
-    prev_end = body_start
-    for m in _TOKEN_RX.finditer(folded, body_start):
-        s, e = m.span()
-        gap = folded[prev_end:s]
-        if tokens and gap:
-            if _is_sentence_break(gap, folded, prev_end, s):
+    # re.split with a capturing group alternates gap, word, gap, word ...: cheaper than finditer.
+    parts = _SPLIT_RX.split(folded[body_start:] if body_start else folded)
+    pos = body_start
+    has_glue = _GLUE in folded
+    mixed = prep.mixed  # some word mixes Latin and Cyrillic letters
+    new_token = tuple.__new__  # builds the NamedTuple without its Python-level __new__
+    append = tokens.append
+    for k in range(1, len(parts), 2):
+        gap, raw = parts[k - 1], parts[k]
+        s = pos + len(gap)
+        e = s + len(raw)
+        pos = e
+        if tokens and gap != " ":
+            kind = _gap_kind(gap, folded, s - len(gap), s, text)
+            if kind == 2:
                 sentences.append(Sentence(sent_first, len(tokens), "?" in gap))
                 sent_first, sent_idx = len(tokens), sent_idx + 1
                 clause += 1
-            elif any(c in _CLAUSE_MARK for c in gap) or " - " in gap:
+            elif kind == 1:
                 clause += 1
-        prev_end = e
-        orig = text[s:e]
-        word = _fix_token(m.group(), lacinka, orig)
-        if not word:
-            continue
-        first = orig.lstrip(_GLUE)[:1]
-        tokens.append(Token(word, s, e, first.isupper(), orig.isupper() and len(orig) > 1,
-                            sent_idx, clause))
+        if (has_glue and _GLUE in raw) or lacinka or (mixed and not raw.isascii() and _HAS_LATIN.search(raw)):
+            orig = text[s:e]
+            word = _fix_token(raw, lacinka, orig)
+            if not word:
+                continue
+            first = orig.lstrip(_ZW)[:1]
+        else:
+            word, first = raw, text[s]
+        cap = first.isupper()
+        append(new_token(Token, (word, s, e, cap, cap and e - s > 1 and text[s:e].isupper(), sent_idx, clause)))
+    prev_end = pos
     tail = folded[prev_end:]
     sentences.append(Sentence(sent_first, len(tokens), "?" in tail[:3]))
     return Normalized(text, tuple(tokens), tuple(sentences))
 
 
-def _is_sentence_break(gap: str, folded: str, a: int, b: int) -> bool:
+_GAP_KINDS: dict[str, int] = {}
+
+
+def _gap_kind(gap: str, folded: str, a: int, b: int, text: str) -> int:
+    """0 = same clause, 1 = new clause, 2 = new sentence (memoised: gaps repeat a lot)."""
+    if gap.lstrip()[:1] in (".", ","):  # depends on the neighbours: "2.5", "U.S.", "К. вышла"
+        if _is_sentence_break(gap, folded, a, b, text[b:b + 1].isupper()):
+            return 2
+        return 1 if any(c in _CLAUSE_MARK for c in gap) else 0
+    kind = _GAP_KINDS.get(gap)
+    if kind is None:
+        if _is_sentence_break(gap, folded, a, b, False):
+            kind = 2
+        elif any(c in _CLAUSE_MARK for c in gap) or " - " in gap:
+            kind = 1
+        else:
+            kind = 0
+        if len(_GAP_KINDS) < 50_000:
+            _GAP_KINDS[gap] = kind
+    return kind
+
+
+def _is_sentence_break(gap: str, folded: str, a: int, b: int, folded_next_is_upper: bool) -> bool:
+    if gap.isspace():
+        return "\n" in gap
     if not any(c in _SENTENCE_END for c in gap):
-        # Emoji used as bullets also start a new statement.
-        return any(unicodedata.category(c) == "So" for c in gap)
-    if gap in (".", ",") and folded[a - 1:a].isdigit() and folded[b:b + 1].isdigit():
+        # Emoji used as bullets also start a new statement (not "№", "©" and other symbols).
+        return any(ord(c) >= 0x1F000 or 0x2600 <= ord(c) <= 0x27BF or 0x2B00 <= ord(c) <= 0x2BFF for c in gap)
+    if gap in (".", ",") and folded[a - 1:a] in _DIGITS and folded[b:b + 1] in _DIGITS and a > 0:
         return False  # decimal point: "2.5"
-    if gap.strip() == "." and (a < 2 or not folded[a - 2].isalnum()) and folded[a - 1:a].isalpha():
-        return False  # an initial or abbreviation: "U.S.", "Людмила К. вышла"
+    if gap.lstrip().startswith(".") and folded[a - 1:a].isalpha() and (a < 2 or not folded[a - 2].isalnum()):
+        # A one-letter word before the dot is an initial or abbreviation ("U.S.", "Вадим Р., Нелли Л.",
+        # "Людмила К. вышла"), unless a capitalised word follows a space ("Ефима К. Исключительная").
+        rest = gap[1:]
+        if rest == "" or rest.lstrip()[:1] in (",", ";") or (rest.isspace() and "\n" not in rest
+                                                             and not folded_next_is_upper):
+            return False
     return True

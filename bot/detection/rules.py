@@ -1,5 +1,5 @@
 """Loads the rules file (config/rules.toml plus an optional operator file) and compiles its token
-patterns once into prefix/exact indexes; `match_patterns` runs them all over a post in one pass.
+patterns once into prefix/exact indexes (bot/detection/matcher.py runs them over a post).
 
 Pattern language (documented for operators at the top of config/rules.toml):
   word      the folded token equals "word"          stem*   the token starts with "stem"
@@ -11,14 +11,14 @@ Pattern language (documented for operators at the top of config/rules.toml):
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from bot.detection.normalize import Normalized, fold_term
-from bot.detection.numbers import word_value
+from bot.detection.normalize import fold_term
 from bot.errors import ConfigError
 
 NUM = -1  # element id matched by any number token
@@ -33,6 +33,16 @@ class Context:
     patterns: tuple[tuple[int, ...], ...]
     scope: str = "sentence"
     distance: int = 0
+    # first sequence id -> the patterns starting with it; lets a post skip patterns that never matched
+    by_first: dict[int, tuple[tuple[int, ...], ...]] = field(default_factory=dict, compare=False)
+    firsts: frozenset[int] = frozenset()
+
+    @classmethod
+    def build(cls, patterns: tuple[tuple[int, ...], ...], scope: str = "sentence", distance: int = 0) -> Context:
+        by_first: dict[int, list[tuple[int, ...]]] = {}
+        for p in patterns:
+            by_first.setdefault(p[0], []).append(p)
+        return cls(patterns, scope, distance, {k: tuple(v) for k, v in by_first.items()}, frozenset(by_first))
 
 
 @dataclass(frozen=True)
@@ -67,22 +77,80 @@ class RuleSet:
     prefix_lengths: tuple[int, ...] = ()
     starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # first element -> seq ids
     cache: dict = field(default_factory=dict)  # derived tables built lazily by fact extractors
+    word_cache: dict = field(default_factory=dict)  # word -> element ids (bounded, see rules.py)
+    # A regex that must match somewhere in a post for any trigger to match (None: always run).
+    prefilter: re.Pattern | None = None
+    trigger_seqs: frozenset[int] = frozenset()  # sequences used by trigger patterns
+    post_seqs: frozenset[int] = frozenset()  # sequences used by contexts with scope "post"
+
+    def blocks_for(self, trig: Trigger) -> list[Block]:
+        """The blocks that apply to a trigger, in file order (computed once per trigger)."""
+        key = ("blocks_for", trig.rule_id)
+        got = self.cache.get(key)
+        if got is None:
+            got = self.cache[key] = [b for b in self.blocks if targets(b.labels, trig.label, trig.rule_id)]
+        return got
+
+    def _lex_index(self, name: str) -> tuple[set[str], dict[str, list[list[str]]], dict[str, list[list[str]]], tuple[int, ...]]:
+        """(one-word exact entries, phrases by exact first word, phrases by first-word stem, stem lengths)."""
+        key = ("lex", name)
+        idx = self.cache.get(key)
+        if idx is None:
+            exact: set[str] = set()
+            by_word: dict[str, list[list[str]]] = {}
+            by_stem: dict[str, list[list[str]]] = {}
+            for entry in self.lexicons.get(name, ()):
+                parts = entry.split()
+                if not parts:
+                    continue
+                if len(parts) == 1 and not parts[0].endswith("*"):
+                    exact.add(parts[0])
+                if parts[0].endswith("*"):
+                    by_stem.setdefault(parts[0][:-1], []).append(parts)
+                else:
+                    by_word.setdefault(parts[0], []).append(parts)
+            idx = self.cache[key] = (exact, by_word, by_stem, tuple(sorted({len(k) for k in by_stem})))
+        return idx
 
     def in_lexicon(self, name: str, word: str) -> bool:
         """Whether a folded word matches a one-word entry (exact or stem*) of a lexicon."""
-        for entry in self.lexicons.get(name, ()):
-            if entry.endswith("*") and word.startswith(entry[:-1]) or word == entry:
-                return True
+        memo = self.cache.setdefault("in_lexicon", {})
+        key = (name, word)
+        hit = memo.get(key)
+        if hit is None:
+            if len(memo) >= 200_000:
+                memo.clear()
+            hit = memo[key] = self._in_lexicon(name, word)
+        return hit
+
+    def _in_lexicon(self, name: str, word: str) -> bool:
+        exact, _, by_stem, lengths = self._lex_index(name)
+        if word in exact:
+            return True
+        for n in lengths:
+            if n > len(word):
+                break
+            for parts in by_stem.get(word[:n], ()):
+                if len(parts) == 1:
+                    return True
         return False
 
     def phrase_at(self, name: str, words: list[str], i: int) -> int:
         """Length of the longest lexicon entry (possibly several words) matching words[i:], or 0."""
+        if i < 0 or i >= len(words):
+            return 0
+        _, by_word, by_stem, lengths = self._lex_index(name)
+        w = words[i]
+        cands = list(by_word.get(w, ()))
+        for n in lengths:
+            if n > len(w):
+                break
+            cands += by_stem.get(w[:n], ())
         best = 0
-        for entry in self.lexicons.get(name, ()):
-            parts = entry.split()
+        for parts in cands:
             if i + len(parts) > len(words) or len(parts) <= best:
                 continue
-            if all(w == p or p.endswith("*") and w.startswith(p[:-1]) for w, p in zip(words[i:], parts)):
+            if all(x == p or p.endswith("*") and x.startswith(p[:-1]) for x, p in zip(words[i + 1:], parts[1:])):
                 best = len(parts)
         return best
 
@@ -173,7 +241,8 @@ class _Compiler:
                     if " " in entry.strip():
                         raise _err(f"{where}: lexicon {alt} has a multi-word entry '{entry}' and can "
                                           "only be used as a whole pattern.")
-                    self._alt(entry.strip(), exact, prefixes, where)
+                    for sub in entry.strip().split("|"):
+                        self._alt(sub, exact, prefixes, where)
             else:
                 self._alt(alt, exact, prefixes, where)
         key = (frozenset(exact), tuple(sorted(prefixes)))
@@ -224,7 +293,7 @@ class _Compiler:
         name, _, dist = scope.partition(":")
         if name not in SCOPES or (name in ("before", "after", "around")) != dist.isdigit():
             raise _err(f"{where}: bad scope '{scope}'; use before:N, after:N, around:N, clause, sentence or post.")
-        return Context(self.patterns(list(spec.get("patterns", [])), where), name, int(dist or 0))
+        return Context.build(self.patterns(list(spec.get("patterns", [])), where), name, int(dist or 0))
 
 
 def _compile(doc: dict, digest: str) -> RuleSet:
@@ -283,6 +352,50 @@ def targets(labels: frozenset[str], label: str, rule_id: str) -> bool:
     return any(e.endswith("*") and rule_id.startswith(e[:-1]) for e in labels)
 
 
+def _trie_regex(words: set[str]) -> str:
+    """A regex alternation shaped as a trie: re tries one branch per letter, not every word."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return emit(trie)
+
+
+def _build_prefilter(rs: RuleSet, comp: _Compiler) -> re.Pattern | None:
+    """Every trigger needs one of its words to occur: collect one word-spec per trigger pattern."""
+    prefixes: set[str] = set()
+    exact: set[str] = set()
+    for trig in rs.triggers:
+        for pattern in trig.patterns:
+            seq = comp.seqs[pattern[0]]
+            options = [e for e, _ in seq if e >= 0]
+            if not options:
+                return None  # a pattern made only of numbers: cannot pre-filter
+            # The most selective word of the pattern (fewest alternatives) is the one to look for.
+            eid = min(options, key=lambda e: len(comp.elements[e][0]) + len(comp.elements[e][1]))
+            ex, pre = comp.elements[eid]
+            for w in ex:
+                (prefixes if w.endswith("ь") else exact).add(w.rstrip("ь"))
+            prefixes.update(p.rstrip("ь") for p in pre)
+    parts = []
+    if prefixes:
+        parts.append(_trie_regex(prefixes))
+    if exact:
+        parts.append(_trie_regex(exact) + r"(?!\w)")
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")") if parts else None
+
+
 def _index(rs: RuleSet, comp: _Compiler) -> None:
     exact: dict[str, set[int]] = defaultdict(set)
     prefix: dict[str, set[int]] = defaultdict(set)
@@ -299,57 +412,9 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     rs.prefix = {k: frozenset(v) for k, v in prefix.items()}
     rs.prefix_lengths = tuple(sorted({len(k) for k in prefix}))
     rs.starts = {k: tuple(v) for k, v in starts.items()}
-
-
-def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int] | set[int]]:
-    """For each token, the ids of the pattern elements it satisfies."""
-    out = []
-    empty: frozenset[int] = frozenset()
-    exact, prefix, lengths = rs.exact, rs.prefix, rs.prefix_lengths
-    for tok in norm.tokens:
-        t = tok.text
-        found = exact.get(t, empty)
-        for n in lengths:
-            if n > len(t):
-                break
-            hit = prefix.get(t[:n])
-            if hit:
-                found = found | hit
-        if t.isdigit() or word_value(t) is not None:
-            found = found | {NUM}
-            if len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2099:
-                found = found | {YEAR}
-        out.append(found)
-    return out
-
-
-def match_patterns(rs: RuleSet, norm: Normalized) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
-    """All matches of every compiled sequence: seq id -> [(first, last + 1, matched token positions)].
-
-    Sequences never cross a sentence boundary. Greedy left-to-right: bounded work per token.
-    """
-    elems = token_elements(rs, norm)
-    toks = norm.tokens
-    found: dict[int, list[tuple[int, int, tuple[int, ...]]]] = defaultdict(list)
-    starts, seqs = rs.starts, rs.seqs
-    for i, here in enumerate(elems):
-        if not here:
-            continue
-        sent = toks[i].sent
-        for eid in here:
-            for sid in starts.get(eid, ()):
-                seq = seqs[sid]
-                pos, ok, at = i + 1, True, [i]
-                for el, gap in seq[1:]:
-                    limit = min(pos + gap + 1, len(toks))
-                    k = pos
-                    while k < limit and toks[k].sent == sent and el not in elems[k]:
-                        k += 1
-                    if k >= limit or toks[k].sent != sent:
-                        ok = False
-                        break
-                    pos = k + 1
-                    at.append(k)
-                if ok:
-                    found[sid].append((i, pos, tuple(at)))
-    return found
+    rs.prefilter = _build_prefilter(rs, comp)
+    rs.trigger_seqs = frozenset(sid for t in rs.triggers for p in t.patterns for sid in p)
+    contexts = [c for t in rs.triggers for c in t.requires]
+    for b in rs.blocks:
+        contexts += [b.context, *b.unless]
+    rs.post_seqs = frozenset(sid for c in contexts if c.scope == "post" for p in c.patterns for sid in p)

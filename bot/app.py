@@ -23,6 +23,7 @@ from handlers.delivery_loop import DeliveryLoop
 from handlers.deps import Deps
 from handlers.posts import handle_deletion, handle_post
 from handlers.retry import retry_busy
+from handlers.webhook_subscribers import sync_webhooks
 from storage import subscribers
 from storage.db import Database, open_database
 
@@ -38,6 +39,9 @@ class Service:
     senders: dict[str, Sender] = field(default_factory=dict)
 
     async def close(self) -> None:
+        hook_sender = self.senders.get("webhook")
+        if hook_sender is not None and hasattr(hook_sender, "aclose"):
+            await hook_sender.aclose()
         await self.db.close()
 
 
@@ -47,10 +51,17 @@ async def build_service(settings: Settings, senders: Mapping[str, Sender], *, cl
     detector = load_detector(settings.detector.rules_path)
     holder: list[DeliveryLoop] = []
     deps = Deps(db=db, detector=detector, clock=clock, wake=lambda: holder[0].wake() if holder else None,
-                delivery=settings.delivery, operators=settings.access.operators)
+                delivery=settings.delivery, operators=settings.access.operators,
+                access_mode=settings.access.mode, health=settings.health)
+    senders = dict(senders)
+    await sync_webhooks(deps, settings.webhooks)
+    if settings.webhooks and "webhook" not in senders:
+        from bot.webhooks import WebhookSender
+
+        senders["webhook"] = WebhookSender(settings.webhooks, clock=clock)
     loop = DeliveryLoop(deps, senders)
     holder.append(loop)
-    return Service(settings, db, deps, loop, dict(senders))
+    return Service(settings, db, deps, loop, senders)
 
 
 async def apply_event(ev: ReplayEvent, deps: Deps, *, alert: bool = True) -> None:
@@ -121,17 +132,61 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
             loop.add_signal_handler(sig, stop)
 
 
+async def run_telegram_service(settings: Settings, senders: Mapping[str, Sender], *, edges=None,
+                               stop: asyncio.Event | None = None) -> int:
+    """`tgwatch run`: capture from Telegram (live + reconcile passes), deliver with the bot, answer
+    bot commands; SIGTERM stops capture and drains delivery for up to [run] grace_s.
+    Tests pass `edges` (TelegramEdges over fake clients) and `stop` instead of signals."""
+    if edges is None:
+        from bot.telegram.service import TelegramEdges  # telethon stays out of this module's imports
+
+        edges = TelegramEdges(settings)
+    svc = await build_service(settings, {**senders, **edges.senders()})
+    stopping = stop or asyncio.Event()
+    if stop is None:
+        install_signal_handlers(stopping.set)
+    from bot.scheduler import build_scheduler
+
+    runner = asyncio.create_task(svc.loop.run())
+    beat = asyncio.create_task(heartbeat(settings))
+    scheduler = build_scheduler(svc.deps)
+    scheduler.start()
+    try:
+        await edges.start(svc.deps)
+        log.info("capturing from Telegram; SIGTERM or Ctrl-C stops")
+        await edges.run_until(stopping)
+        log.info("stopping: draining delivery for up to %.1f s", settings.run.grace_s)
+        svc.loop.stop()
+        try:
+            await asyncio.wait_for(runner, timeout=settings.run.grace_s)
+        except asyncio.TimeoutError:
+            log.warning("delivery did not drain within %.1f s; pending alerts stay queued", settings.run.grace_s)
+        return 0
+    finally:
+        scheduler.shutdown(wait=False)
+        for task in (runner, beat):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        await edges.close()
+        await svc.close()
+
+
 async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[str, Sender], *,
                              exit_when_done: bool = False) -> int:
     """`tgwatch run --replay FILE`: a replay source instead of Telegram, otherwise the real service.
 
     Restart-safe: the file is replayed from the start and handle_post's idempotency skips what is stored.
     """
+    from bot.scheduler import build_scheduler
+
     svc = await build_service(settings, senders)
     stopping = asyncio.Event()
     install_signal_handlers(stopping.set)
     runner = asyncio.create_task(svc.loop.run())
     beat = asyncio.create_task(heartbeat(settings))
+    scheduler = build_scheduler(svc.deps)
+    scheduler.start()
     try:
         for ev in read_replay(replay):
             if stopping.is_set():
@@ -154,6 +209,7 @@ async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[
         runner.result()  # surface an error that ended delivery
         return 0
     finally:
+        scheduler.shutdown(wait=False)
         for task in (runner, beat):
             task.cancel()
             with suppress(asyncio.CancelledError):

@@ -124,7 +124,7 @@ async def demo(ctx: Context, replay: Path | None, db_path: Path | None) -> None:
 @run_async
 async def run(ctx: Context, replay: Path | None, console: bool, exit_when_done: bool) -> None:
     """Run the service: capture watched channels and deliver alerts until stopped (SIGTERM drains)."""
-    from bot.app import run_replay_service
+    from bot.app import run_replay_service, run_telegram_service
     from bot.console import ConsoleSender
 
     ctx.service = True
@@ -133,11 +133,9 @@ async def run(ctx: Context, replay: Path | None, console: bool, exit_when_done: 
     if console:
         senders["console"] = ConsoleSender()
     if replay is None:
-        raise UserError(
-            "capturing from Telegram needs [telegram] api_id, api_hash and a session from `tgwatch login`; "
-            "to try tgwatch without an account use `tgwatch run --replay FILE` or `tgwatch demo`"
-        )
-    code = await run_replay_service(settings, replay, senders, exit_when_done=exit_when_done)
+        code = await run_telegram_service(settings, senders)
+    else:
+        code = await run_replay_service(settings, replay, senders, exit_when_done=exit_when_done)
     sys.exit(code)
 
 
@@ -198,19 +196,31 @@ def channels() -> None:
 @channels.command("add")
 @click.argument("ref")
 @click.option("--id", "channel_id", type=int, help="Channel id, to add without contacting Telegram.")
+@click.option("--backfill", type=click.IntRange(min=0), default=None,
+              help="Also capture this many older posts (no alerts for them). Default: [ingest] backfill_default.")
+@click.option("--since", help="Also capture every post since this date (ISO, e.g. 2025-09-01); no alerts for them.")
 @pass_ctx
 @run_async
-async def channels_add(ctx: Context, ref: str, channel_id: int | None) -> None:
-    """Watch a channel: @name or a t.me link."""
+async def channels_add(ctx: Context, ref: str, channel_id: int | None, backfill: int | None, since: str | None) -> None:
+    """Watch a channel: @name or a t.me link. Resolved and joined through Telegram unless --id is given."""
+    from bot.cli_telegram import add_online, parse_since
     from handlers.channels import add_channel, parse_channel_ref
 
     parse_channel_ref(ref)  # fail on a bad name before touching the database
+    since_at = parse_since(since)
     deps = await _deps(ctx)
+    captured = 0
     try:
-        ch = await add_channel(ref, deps, channel_id=channel_id)
+        if channel_id is not None:
+            ch = await add_channel(ref, deps, channel_id=channel_id)
+        else:
+            n = ctx.settings.ingest.backfill_default if backfill is None else backfill
+            ch, captured = await add_online(ctx, deps, ref, n, since_at)
     finally:
         await deps.db.close()
-    click.echo(f"Watching @{ch.username} (id {ch.channel_id}).")
+    extra = f"; captured {captured} earlier posts" if captured else ""
+    note = " It cannot be joined: it is read from history at the slower cadence." if ch.status == "unjoinable" else ""
+    click.echo(f"Watching @{ch.username} (id {ch.channel_id}){extra}.{note}")
 
 
 @channels.command("list")
@@ -251,6 +261,36 @@ async def channels_remove(ctx: Context, ref: str) -> None:
         await deps.db.close()
     click.echo(f"Stopped watching @{ch.username}; its {ch.last_seen_message_id and 'captured posts stay' or 'record stays'}.")
 
+
+@main.command()
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+              help="Only posts published on or after this date (UTC).")
+@pass_ctx
+@run_async
+async def redetect(ctx: Context, since) -> None:
+    """Re-run the current detector over stored posts; records new results, sends no alerts."""
+    from bot.timeutil import as_utc
+    from handlers.redetect import redetect as run_redetect
+
+    deps = await _deps(ctx)
+    try:
+        report = await run_redetect(deps, since=as_utc(since) if since else None)
+    finally:
+        await deps.db.close()
+    click.echo(f"Scanned {report.scanned} posts with detector {deps.detector.version}: "
+               f"{report.recorded} new results, {report.changed} changed label.")
+    for change, n in sorted(report.changes.items()):
+        click.echo(f"  {change}: {n}")
+
+
+from bot.cli_detection import detect_command, eval_command  # noqa: E402
+
+main.add_command(detect_command)
+main.add_command(eval_command)
+
+from bot.cli_telegram import login as _login  # noqa: E402  (needs the names above)
+
+main.add_command(_login)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

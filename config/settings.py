@@ -191,6 +191,7 @@ class DeliverySettings:
     backoff_base_s: float = opt(2.0, _pos_float, "first retry delay; doubles each attempt")
     backoff_max_s: float = opt(3600.0, _pos_float, "longest retry delay")
     batch_size: int = opt(200, _pos_int, "outbox rows read per delivery round")
+    concurrency: int = opt(8, _pos_int, "sends in flight at once (to different subscribers)")
 
 
 @dataclass(frozen=True)

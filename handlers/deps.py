@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from bot.detection import Detector
+from bot.models import Channel
 from bot.timeutil import Clock, utcnow
-from config.settings import DeliverySettings
+from config.settings import DeliverySettings, HealthSettings
 from storage.db import Database
 
 
@@ -25,3 +26,10 @@ class Deps:
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     # Telegram user ids allowed to run operator commands; they receive operator notices.
     operators: tuple[int, ...] = ()
+    # settings.access.mode: open | approval | invite (how /start admits journalists).
+    access_mode: str = "open"
+    health: HealthSettings = field(default_factory=HealthSettings)
+    # Ports the Telegram edge provides (None without Telegram): look up + join a channel by
+    # username, and fetch its last N posts through handle_post (returns how many were stored).
+    resolve: Callable[[str], Awaitable[Channel]] | None = None
+    backfill: Callable[[Channel, int], Awaitable[int]] | None = None

@@ -16,8 +16,10 @@ from datetime import datetime
 from bot.alerts import clean
 from bot.models import Detection, Post
 from handlers.deps import Deps
+from handlers.digest import plan_delivery
+from handlers.followups import describe_changes, merge_changes
 from handlers.matching import match_reason
-from storage import channels, detections, outbox, posts, subscribers
+from storage import bot_queries, channels, detections, outbox, posts
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ async def _handle_in_tx(post: Post, deps: Deps, now: datetime, *, alert: bool, s
     db = deps.db
     await channels.ensure(db, post.channel_id, post.channel_username, now)
     existing = await posts.get(db, post.channel_id, post.message_id)
+    previous: tuple[str, Detection | None] | None = None
     if existing is None:
         await posts.insert(db, post, now, source)
         version, outcome = 1, "new"
@@ -72,6 +75,8 @@ async def _handle_in_tx(post: Post, deps: Deps, now: datetime, *, alert: bool, s
         return PostResult("unchanged", existing.version, None)
     else:
         version, outcome = existing.version + 1, "edited"
+        found = await detections.latest(db, post.channel_id, post.message_id)
+        previous = (existing.post.text, found[1] if found else None)
         await posts.add_version(db, post, version, now)
     await channels.advance(db, post.channel_id, max(post.message_id, *post.album_message_ids or (0,)), post.posted_at, now)
 
@@ -79,7 +84,9 @@ async def _handle_in_tx(post: Post, deps: Deps, now: datetime, *, alert: bool, s
     detection_id = await detections.record(db, post.channel_id, post.message_id, version, detection, now)
     queued = followups = 0
     if alert:
-        queued, followups = await _queue_alerts(post, detection, detection_id, version, deps, now)
+        # An edit matters to those already alerted only when the text or the detected facts changed.
+        changes = describe_changes(previous[0], previous[1], post.text, detection) if previous else None
+        queued, followups = await _queue_alerts(post, detection, detection_id, version, deps, now, changes)
     log.debug(
         "post %s/%s %s v%d label=%s queued=%d", post.channel_id, post.message_id, outcome, version, detection.label, queued
     )
@@ -87,59 +94,80 @@ async def _handle_in_tx(post: Post, deps: Deps, now: datetime, *, alert: bool, s
 
 
 async def _queue_alerts(
-    post: Post, detection: Detection, detection_id: int, version: int, deps: Deps, now: datetime
+    post: Post, detection: Detection, detection_id: int, version: int, deps: Deps, now: datetime,
+    changes: dict | None = None,
 ) -> tuple[int, int]:
     """One alert per matching subscriber per post, ever; edits of an alerted post become follow-ups.
 
-    Rows are written with one statement per kind: a burst of announcements for thousands of
-    subscribers must commit in milliseconds (benchmarks/bench_load.py)."""
+    Follow-ups go only to subscribers whose alert was already sent (a queued alert renders the latest
+    text anyway) and only when `changes` says the text or facts changed. Paused subscribers' alerts are
+    held; digest-mode ones wait for their digest (handlers/digest.plan_delivery).
+    """
     db = deps.db
-    already = {item.subscriber_id for item in await outbox.for_post(db, post.channel_id, post.message_id) if item.kind == "alert"}
+    queued = followups = 0
+    already = {
+        item.subscriber_id: item
+        for item in await outbox.for_post(db, post.channel_id, post.message_id)
+        if item.kind == "alert"
+    }
     alerts: list[dict] = []
-    followups: list[dict] = []
-    positive = detection.is_positive
     payloads: dict[str, str] = {}
-    for sub, filters in await subscribers.active_with_filters(db):
-        if not positive and not filters.terms and sub.subscriber_id not in already:
+    for sub, filters in await bot_queries.receiving_with_filters(db):
+        if not detection.is_positive and not filters.terms and sub.subscriber_id not in already:
             continue  # ordinary news reaches only watch terms (most posts of a burst end here)
         if sub.subscriber_id in already:
-            followups.append(_followup_row(post, detection_id, version, sub.subscriber_id, sub.kind))
+            if changes is not None and already[sub.subscriber_id].status == "sent":
+                merged = changes
+                for old in await bot_queries.supersede_followups(
+                        db, sub.subscriber_id, post.channel_id, post.message_id, now):
+                    merged = merge_changes(json.loads(old).get("changes"), merged)
+                followups += await _queue_followup(
+                    post, detection, detection_id, version, sub.subscriber_id, f"{sub.kind}:{sub.address}", deps,
+                    now, merged,
+                )
             continue
         reason = match_reason(post, detection, filters)
         if reason is None:
             continue
+        status, due_at = plan_delivery(sub.status, filters, detection, now)
         payload = payloads.get(reason)
         if payload is None:
             payload = payloads[reason] = json.dumps({"reason": reason, "version": version})
         alerts.append({
-            "subscriber_id": sub.subscriber_id,
-            "destination": f"{sub.kind}:{sub.address}",
-            "kind": "alert",
-            "dedupe_key": alert_key(post.channel_id, post.message_id),
-            "channel_id": post.channel_id,
-            "message_id": post.message_id,
-            "detection_id": detection_id,
-            "payload": payload,
+            "subscriber_id": sub.subscriber_id, "destination": f"{sub.kind}:{sub.address}", "kind": "alert",
+            "dedupe_key": alert_key(post.channel_id, post.message_id), "channel_id": post.channel_id,
+            "message_id": post.message_id, "detection_id": detection_id, "payload": payload,
+            "status": status, "due_at": due_at,
         })
-    return await outbox.enqueue_many(db, alerts, now), await outbox.enqueue_many(db, followups, now)
+    # One statement for every alert: a burst of announcements for thousands of subscribers must
+    # commit in milliseconds, not one thread trip per row (benchmarks/bench_load.py).
+    queued += await outbox.enqueue_many(db, alerts, now)
+    return queued, followups
 
 
-def _followup_row(post: Post, detection_id: int, version: int, subscriber_id: int, kind: str) -> dict:
-    """An edit of a post this subscriber was alerted about: an 'edited' follow-up (never a 2nd alert)."""
-    return {
-        "subscriber_id": subscriber_id,
-        "destination": kind,
-        "kind": "followup",
-        "dedupe_key": f"edit:{post.channel_id}:{post.message_id}:v{version}",
-        "channel_id": post.channel_id,
-        "message_id": post.message_id,
-        "detection_id": detection_id,
-        "payload": json.dumps({"version": version}),
-    }
+async def _queue_followup(
+    post: Post, detection: Detection, detection_id: int, version: int, subscriber_id: int, destination: str,
+    deps: Deps, now: datetime, changes: dict | None = None,
+) -> int:
+    """An edit of a post this subscriber was alerted about: queue an 'edited' follow-up (never a 2nd alert)."""
+    added = await outbox.enqueue(
+        deps.db,
+        subscriber_id=subscriber_id,
+        destination=destination,
+        kind="followup",
+        dedupe_key=f"edit:{post.channel_id}:{post.message_id}:v{version}",
+        channel_id=post.channel_id,
+        message_id=post.message_id,
+        detection_id=detection_id,
+        payload=json.dumps({"version": version, "changes": changes}, ensure_ascii=False),
+        now=now,
+    )
+    return int(added)
 
 
 async def handle_deletion(channel_id: int, message_ids: list[int], deps: Deps) -> list[int]:
-    """Mark posts deleted (captured text stays) and queue 'deleted' follow-ups for alerted subscribers.
+    """Mark posts deleted (captured text stays) and queue 'deleted' follow-ups for subscribers whose
+    alert was sent (a still-queued alert is rendered with the 'deleted' header instead).
 
     Idempotent; returns the message ids newly marked.
     """
@@ -149,8 +177,9 @@ async def handle_deletion(channel_id: int, message_ids: list[int], deps: Deps) -
         marked = await posts.mark_deleted(deps.db, channel_id, message_ids, now)
         for mid in marked:
             for item in await outbox.for_post(deps.db, channel_id, mid):
-                if item.kind != "alert":
+                if item.kind != "alert" or item.status != "sent":
                     continue
+                await bot_queries.supersede_followups(deps.db, item.subscriber_id, channel_id, mid, now)
                 queued += int(
                     await outbox.enqueue(
                         deps.db,

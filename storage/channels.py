@@ -59,8 +59,9 @@ async def find(db: Database, ref: str) -> Channel | None:
         if ref.startswith(prefix):
             ref = ref[len(prefix):].split("/")[0]
     ref = ref.lstrip("@")
-    if ref.lstrip("-").isdigit():
-        return await get(db, int(ref))
+    if ref.lstrip("-").isdecimal():
+        n = int(ref)
+        return await get(db, n) if -(2**63) <= n < 2**63 else None  # SQLite integers are 64-bit
     r = await db.fetchone("SELECT * FROM channels WHERE lower(username) = lower(?)", (ref,))
     return _channel(r) if r else None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterable
 
@@ -95,12 +95,43 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def _control(self, sql: str) -> None:
+        """BEGIN/COMMIT/ROLLBACK that finish even if the awaiting task is cancelled meanwhile.
+
+        aiosqlite runs the statement in its thread whatever happens to the awaiting task; if we
+        stopped waiting, we would release the write lock while the connection is still inside
+        (or half-way out of) a transaction, and the next writer's BEGIN would fail.
+        """
+        fut = asyncio.ensure_future(self._conn.execute(sql))
+        try:
+            cur = await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            with suppress(BaseException):
+                await fut
+            raise
+        await cur.close()
+
+    async def _rollback(self) -> None:
+        if not self._conn.in_transaction:
+            return
+        try:
+            await self._control("ROLLBACK")
+        except sqlite3.Error:  # the connection already rolled back (e.g. disk full)
+            log.warning("rollback failed on %s", self.path)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["Database"]:
-        """One writer at a time; BEGIN IMMEDIATE so a busy database fails at the start, not mid-way."""
+        """One writer at a time; BEGIN IMMEDIATE so a busy database fails at the start, not mid-way.
+
+        Safe under task cancellation: the lock is released only with the connection outside a
+        transaction (cancelled bodies roll back; a cancelled COMMIT still completes).
+        """
         async with self._write_lock:
             try:
-                await self._conn.execute("BEGIN IMMEDIATE")
+                await self._control("BEGIN IMMEDIATE")
+            except asyncio.CancelledError:
+                await asyncio.shield(self._rollback())
+                raise
             except sqlite3.Error as e:
                 raise _error(e, self.path) from e
             self._in_tx = True
@@ -108,20 +139,14 @@ class Database:
                 yield self
             except BaseException:
                 self._in_tx = False
-                try:
-                    await self._conn.execute("ROLLBACK")
-                except sqlite3.Error:  # the connection already rolled back (e.g. disk full)
-                    log.warning("rollback failed on %s", self.path)
+                await asyncio.shield(self._rollback())
                 raise
             else:
                 self._in_tx = False
                 try:
-                    await self._conn.execute("COMMIT")
+                    await self._control("COMMIT")
                 except sqlite3.Error as e:
-                    try:
-                        await self._conn.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
+                    await self._rollback()
                     raise _error(e, self.path) from e
 
     @property

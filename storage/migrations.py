@@ -148,6 +148,47 @@ async def m0001_core(db: Database) -> None:
     )
 
 
+async def m0300_channel_sync(db: Database) -> None:
+    # The history pass's own cursor: every id <= history_cursor_id was read from history or
+    # seen live without a hole. channels.last_seen_message_id moves with any live post, so it
+    # cannot tell the history pass what the live path skipped.
+    await _run(
+        db,
+        """CREATE TABLE channel_sync (
+            channel_id INTEGER PRIMARY KEY REFERENCES channels(channel_id) ON DELETE CASCADE,
+            history_cursor_id INTEGER NOT NULL DEFAULT 0,
+            top_message_id INTEGER NOT NULL DEFAULT 0,
+            last_checked_at TEXT,
+            last_history_at TEXT
+        )""",
+    )
+
+
+async def m0500_bot_audit_invites(db: Database) -> None:
+    """Operator audit trail and invite codes (issue 5)."""
+    await _run(
+        db,
+        """CREATE TABLE audit (
+            audit_id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            operator_id INTEGER,
+            action TEXT NOT NULL,
+            subscriber_id INTEGER,
+            detail TEXT
+        )""",
+        "CREATE INDEX audit_subscriber ON audit(subscriber_id) WHERE subscriber_id IS NOT NULL",
+        """CREATE TABLE invites (
+            code TEXT PRIMARY KEY,
+            created_by INTEGER,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            uses_left INTEGER NOT NULL DEFAULT 1,
+            revoked_at TEXT
+        )""",
+        "CREATE INDEX outbox_subscriber_status ON outbox(subscriber_id, status)",
+    )
+
+
 async def m0700_subscription_generation(db: Database) -> None:
     """A token that changes whenever subscribers or their filters change (any process, via triggers),
     so the matching set can be cached per connection and reloaded only when it changed. A random
@@ -165,6 +206,8 @@ async def m0700_subscription_generation(db: Database) -> None:
 # Append new migrations at the end; never reorder or edit released ones.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_core", m0001_core),
+    ("0300_channel_sync", m0300_channel_sync),
+    ("0500_bot_audit_invites", m0500_bot_audit_invites),
     ("0700_subscription_generation", m0700_subscription_generation),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from sqlite3 import Row
+from typing import Awaitable, Callable
 
 from bot.models import Subscriber, Subscription
 from bot.timeutil import iso, parse_iso
@@ -89,22 +90,32 @@ async def subscription(db: Database, subscriber_id: int) -> Subscription:
     return _subscription(r) if r else Subscription(subscriber_id)
 
 
-async def active_with_filters(db: Database) -> list[tuple[Subscriber, Subscription]]:
-    """Active subscribers with their filters. Cached per connection and reloaded only when the
-    subscription generation (changed by triggers on every write, from any process) moved."""
+async def cached(db: Database, key: str, load: Callable[[], Awaitable[list]]) -> list:
+    """`load()` once per subscription generation: triggers (migration 0700) change the generation on
+    every write to subscribers or subscriptions, from any process, so a hit is never stale. Inside a
+    transaction the generation includes its own uncommitted writes; generations are random, so a
+    rolled-back one is never reused by a later change."""
     generation = await db.fetchval("SELECT generation FROM cache_generations WHERE name = 'subscriptions'")
-    hit = db.cache.get("active_with_filters")
+    hit = db.cache.get(key)
     if hit is not None and generation is not None and hit[0] == generation:
         return list(hit[1])
-    rows = await db.fetchall(
-        """SELECT s.*, f.labels, f.channel_ids, f.min_confidence, f.terms, f.mode, f.digest_hour, f.timezone
-           FROM subscribers s JOIN subscriptions f USING (subscriber_id)
-           WHERE s.status = 'active' ORDER BY s.subscriber_id"""
-    )
-    result = [(_subscriber(r), _subscription(r)) for r in rows]
+    result = await load()
     if generation is not None:
-        db.cache["active_with_filters"] = (generation, tuple(result))
+        db.cache[key] = (generation, tuple(result))
     return result
+
+
+async def active_with_filters(db: Database) -> list[tuple[Subscriber, Subscription]]:
+    """Active subscribers with their filters (cached until a subscriber or subscription changes)."""
+    async def load() -> list[tuple[Subscriber, Subscription]]:
+        rows = await db.fetchall(
+            """SELECT s.*, f.labels, f.channel_ids, f.min_confidence, f.terms, f.mode, f.digest_hour, f.timezone
+               FROM subscribers s JOIN subscriptions f USING (subscriber_id)
+               WHERE s.status = 'active' ORDER BY s.subscriber_id"""
+        )
+        return [(_subscriber(r), _subscription(r)) for r in rows]
+
+    return await cached(db, "active_with_filters", load)
 
 
 async def delete(db: Database, subscriber_id: int) -> None:

@@ -84,18 +84,55 @@ async def test_crash_between_send_and_mark_resends_with_same_random_id(deps, sen
     """The destination deduplicates by random_id; we must resend the same one."""
     await setup(deps)
 
+    class KilledAfterSend(Exception):
+        pass
+
     class CrashAfterSend:
         def __init__(self):
             self.seen = []
 
         async def send(self, message):
             self.seen.append(message.random_id)
-            raise SystemExit("killed after send")
+            raise KilledAfterSend("killed after send")
 
     crashing = CrashAfterSend()
     try:
         await deliver_due(deps, {"telegram": crashing})
-    except SystemExit:
+    except KilledAfterSend:
         pass
     await deliver_due(deps, {"telegram": sender})
     assert sender.messages[0].random_id == crashing.seen[0]
+
+
+async def test_sends_to_different_subscribers_overlap_but_each_keeps_its_order(deps, clock):
+    """Throughput must not be one round trip per message: lanes overlap up to [delivery] concurrency."""
+    import asyncio
+    from dataclasses import replace
+
+    from config.settings import DeliverySettings
+
+    deps = replace(deps, delivery=DeliverySettings(concurrency=3))
+    await setup(deps, 6)
+
+    class SlowSender:
+        def __init__(self):
+            self.in_flight = self.max_in_flight = 0
+            self.order: list[tuple[str, str]] = []
+
+        async def send(self, message):
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            await asyncio.sleep(0)  # a network round trip: other lanes run meanwhile
+            await asyncio.sleep(0)
+            self.in_flight -= 1
+            self.order.append((message.address, message.kind))
+            return [1]
+
+    slow = SlowSender()
+    assert (await deliver_due(deps, {"telegram": slow})).sent == 6
+    assert 1 < slow.max_in_flight <= 3
+    # An edit after the alerts were sent: each subscriber gets its follow-up after its alert.
+    await handle_post(make_post(1, PARDON.replace("14", "15")), deps)
+    assert (await deliver_due(deps, {"telegram": slow})).sent == 6
+    for address in {a for a, _ in slow.order}:
+        assert [k for a, k in slow.order if a == address] == ["alert", "followup"]

@@ -39,9 +39,17 @@ async def test_ordinary_news_is_stored_but_not_alerted(deps):
     assert (await posts.get(deps.db, 1001, 2)).post.text == NEWS
 
 
+async def deliver(deps):
+    from handlers.delivery import deliver_due
+    from tests.conftest import RecordingSender
+
+    await deliver_due(deps, {"telegram": RecordingSender()})
+
+
 async def test_edit_makes_a_version_and_a_followup_not_a_second_alert(deps, clock):
     await subscribe(deps)
     await handle_post(make_post(1, PARDON), deps)
+    await deliver(deps)  # follow-ups edit alerts already sent; a queued alert just renders the new text
     clock.advance(60)
     edited = make_post(1, PARDON.replace("14", "15"), edited_at=clock())
     r = await handle_post(edited, deps)
@@ -67,6 +75,7 @@ async def test_edit_that_turns_news_into_an_announcement_alerts_once(deps):
 async def test_deletion_marks_and_keeps_text(deps, clock):
     await subscribe(deps)
     await handle_post(make_post(1, PARDON), deps)
+    await deliver(deps)
     assert await handle_deletion(1001, [1, 999], deps) == [1]
     stored = await posts.get(deps.db, 1001, 1)
     assert stored.deleted_at == clock() and stored.post.text == PARDON

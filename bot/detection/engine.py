@@ -1,38 +1,256 @@
-"""Placeholder rule engine: separates an obvious pardon/release announcement from ordinary news.
+"""The rule engine: finds trigger matches, vetoes look-alikes by context, applies the label
+precedence, scores confidence and gathers the facts. Pure; the rules are compiled once at load.
 
-Replaced by the full rules engine (issue 4); the interface stays.
+    detector = load_detector(rules_path=None)   # bundled config/rules.toml (+ operator file)
+    detection = detector.detect(text, lang=None)
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from pathlib import Path
 
+from bot.detection import countries as countries_mod
+from bot.detection import count as count_mod
+from bot.detection import names as names_mod
+from bot.detection.normalize import Normalized, normalize, prepare
+from bot.detection.numbers import parse_numbers
+from bot.detection.matcher import match_patterns
+from bot.detection.rules import Context, RuleSet, Trigger, load_rules
 from bot.models import Detection, Evidence
 
-_POSITIVE = [
-    ("pardon", "pardon.stem", re.compile(r"помил\w*|паміл\w*|pardon\w*|clemency", re.I)),
-    ("release", "release.stem", re.compile(r"освобожд\w*|освобожд\w*|вызвал\w*|released|freed", re.I)),
-]
-_BLOCK = re.compile(r"от должност\w*|ад пасад\w*|освобождени\w* (?:Минска|Беларуси|Белоруссии)", re.I)
+CODE_VERSION = "det-1.0"
+Matches = dict[int, list[tuple[int, int, tuple[int, ...]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    trigger: Trigger
+    first: int  # token range [first, last)
+    last: int
+    blocked_by: str | None = None
+    block_span: tuple[int, int] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.trigger.label
+
+
+def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, own: tuple[int, ...]) -> bool:
+    toks = norm.tokens
+    mf, ml = m[0], m[1]
+    if ctx.scope == "post":
+        return True
+    if toks[mf].sent != toks[first].sent:
+        return False
+    if ctx.scope == "sentence":
+        return True
+    if ctx.scope == "clause":
+        return toks[mf].clause <= toks[last - 1].clause and toks[ml - 1].clause >= toks[first].clause
+    # Words inside a gapped trigger ("выпустил облигации для лиц", "people will be released")
+    # count as next to it, on either side.
+    inside = mf > first and ml <= last and not any(mf <= k < ml for k in own)
+    before = inside or ml <= first and first - ml <= ctx.distance and toks[ml - 1].clause == toks[first].clause
+    after = inside or mf > first and mf - last <= ctx.distance and toks[mf].clause == toks[first].clause
+    if ctx.scope == "before":
+        return before
+    if ctx.scope == "after":
+        return after
+    return before or after  # around
+
+
+class _Index:
+    """Matches of one post grouped by sentence, so scope checks do not scan the whole post."""
+
+    __slots__ = ("matches", "matched", "by_sent", "toks")
+
+    def __init__(self, norm: Normalized, matches: Matches):
+        self.matches = matches
+        self.matched = frozenset(matches)
+        self.toks = norm.tokens
+        self.by_sent: dict[int, dict[int, list]] = {}
+
+    def in_sentence(self, sid: int, sent: int) -> list:
+        per = self.by_sent.get(sid)
+        if per is None:
+            per = {}
+            for m in self.matches.get(sid, ()):
+                per.setdefault(self.toks[m[0]].sent, []).append(m)
+            self.by_sent[sid] = per
+        return per.get(sent, [])
+
+
+def context_span(ctx: Context, norm: Normalized, index: _Index, first: int, last: int,
+                 own: tuple[int, ...] = ()) -> tuple[int, int] | None:
+    """Span of the first pattern of `ctx` found in its scope around tokens [first, last), else None.
+
+    `own` are the trigger's matched words; other words inside a gapped trigger count as adjacent."""
+    toks = norm.tokens
+    here = toks[first].sent
+    live = ctx.firsts & index.matched
+    if not live:
+        return None
+    for pattern in (p for sid in sorted(live) for p in ctx.by_first[sid]):
+        cands = index.matches.get(pattern[0], ()) if ctx.scope == "post" else index.in_sentence(pattern[0], here)
+        for m in cands:
+            if m[0] == first:
+                continue  # the trigger word itself
+            if not _in_scope(ctx, norm, m, first, last, own):
+                continue
+            sent = toks[m[0]].sent
+            if all(index.in_sentence(sid, sent) for sid in pattern[1:]):
+                return m[0], m[1]
+    return None
+
+
+def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
+    """Every trigger match with the first block that vetoes it (if any)."""
+    hits: list[Hit] = []
+    toks, sents = norm.tokens, norm.sentences
+    index = _Index(norm, matches)
+    for trig in rs.triggers:
+        seen: set[tuple[int, int]] = set()
+        for pattern in trig.patterns:
+            for m in matches.get(pattern[0], ()):
+                if m[:2] in seen:
+                    continue
+                sent = toks[m[0]].sent
+                if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
+                    continue
+                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires):
+                    continue
+                seen.add(m[:2])
+                hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
+    return hits
+
+
+def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
+                  m: tuple, question: bool) -> Hit:
+    if question and rs.question_blocks:
+        return Hit(trig, m[0], m[1], "block.question", m)
+    for block in rs.blocks_for(trig):
+        span = context_span(block.context, norm, matches, m[0], m[1], m[2])
+        if span is None:
+            continue
+        if any(context_span(u, norm, matches, m[0], m[1], m[2]) for u in block.unless):
+            continue
+        return Hit(trig, m[0], m[1], block.rule_id, span)
+    return Hit(trig, m[0], m[1])
+
+
+def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
+    """Trigger matches first; contexts (blockers, requirements) only in sentences that have one."""
+    matches = match_patterns(rs, norm, "trigger")
+    if not matches:
+        return []
+    sentences = {norm.tokens[m[0]].sent for found in matches.values() for m in found}
+    matches.update(match_patterns(rs, norm, "context", sentences))
+    return find_hits(rs, norm, matches)
 
 
 class Detector:
-    version = "placeholder-0"
+    """Compiled rules plus the detect() entry point; safe to share between threads (immutable)."""
 
-    def __init__(self, rules_path: str | Path | None = None):
+    def __init__(self, rules: RuleSet, rules_path: str | Path | None = None):
+        self.rules = rules
         self.rules_path = rules_path
+        self.version = f"{CODE_VERSION}+{rules.digest}"
 
     def detect(self, text: str, lang: str | None = None) -> Detection:
-        text = text or ""
-        block = _BLOCK.search(text)
-        for label, rule_id, rx in _POSITIVE:
-            m = rx.search(text)
-            if m and not block:
-                ev = Evidence(rule_id, m.start(), m.end(), m.group(0))
-                return Detection(label, 0.6, evidence=(ev,), detector_version=self.version)
-        return Detection("none", 0.9, detector_version=self.version)
+        text = text if isinstance(text, str) else ""
+        rs = self.rules
+        prep = prepare(text, lang)
+        if rs.prefilter is not None:
+            quick = prep.quick
+            if quick is not None and not rs.prefilter.search(quick):
+                # No trigger word anywhere: the full pass would find no hit either.
+                return Detection("none", _none_confidence([]), detector_version=self.version)
+        norm = normalize(prep)
+        hits = hits_for(rs, norm)
+        active = [h for h in hits if h.blocked_by is None]
+        builtin = rs.builtin_labels
+        label = next((lab for lab in builtin if any(h.label == lab for h in active)), "none")
+        extra = _operator_labels(active, builtin)
+        if label == "none" and extra:
+            label = extra[0]
+        evidence: list[Evidence] = []
+        if label == "none":
+            return Detection("none", _none_confidence(hits), evidence=_block_evidence(norm, hits),
+                             detector_version=self.version, extra_labels=tuple(extra))
+        chosen = [h for h in active if h.label == label]
+        for h in chosen:
+            evidence.append(_evidence(norm, h.trigger.rule_id, h.first, h.last, "trigger"))
+        if label not in builtin:
+            conf = max(h.trigger.weight for h in chosen)
+            return Detection(label, round(conf, 3), evidence=tuple(evidence), detector_version=self.version,
+                             extra_labels=tuple(extra))
+        event = [h for h in active if h.label in builtin]
+        count_scope = count_mod.count_sentences(norm, event, label)
+        numbers = parse_numbers(norm, count_scope)
+        names = names_mod.extract_names(rs, norm, event)
+        hit_sents = {norm.tokens[h.first].sent for h in event}
+        # Names listed after "Среди них" are a subset of a group: they do not give the count.
+        name_starts = tuple(_token_at(norm, n.start) for n in names)
+        own = sum(1 for k in name_starts if norm.tokens[k].sent in hit_sents)
+        count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own, count_scope, name_starts)
+        cties = countries_mod.extract_countries(rs, norm, event, label)
+        if count_span:
+            evidence.append(_evidence(norm, "fact.count", count_span[0], count_span[1], "fact"))
+        for n in names:
+            evidence.append(Evidence("fact.name", n.start, n.end, n.text, "fact"))
+        for country, (s, e) in cties:
+            evidence.append(_evidence(norm, f"fact.country.{country}", s, e, "fact"))
+        conf = _confidence(chosen, hits)
+        texts = tuple(dict.fromkeys(n.text for n in names))
+        return Detection(label, conf, count, texts, tuple(names_mod.match_key(t) for t in texts),
+                         tuple(dict.fromkeys(c for c, _ in cties)), tuple(evidence), self.version, tuple(extra))
+
+
+def _token_at(norm: Normalized, offset: int) -> int:
+    for i, t in enumerate(norm.tokens):
+        if t.end > offset:
+            return i
+    return len(norm.tokens) - 1
+
+
+def _operator_labels(active: list[Hit], builtin: tuple[str, ...]) -> list[str]:
+    best: dict[str, float] = {}
+    for h in active:
+        if h.label not in builtin:
+            best[h.label] = max(best.get(h.label, 0.0), h.trigger.weight)
+    return sorted(best, key=lambda lab: -best[lab])
+
+
+def _confidence(chosen: list[Hit], hits: list[Hit]) -> float:
+    conf = max(h.trigger.weight for h in chosen)
+    conf += 0.03 * min(len(chosen) - 1, 3)
+    if any(h.blocked_by for h in hits):
+        conf -= 0.08  # the post also has look-alike wording
+    return round(max(0.05, min(conf, 0.99)), 3)
+
+
+def _none_confidence(hits: list[Hit]) -> float:
+    if not hits:
+        return 0.97
+    return round(max(0.5, 0.95 - 0.3 * max(h.trigger.weight for h in hits)), 3)
+
+
+def _evidence(norm: Normalized, rule_id: str, first: int, last: int, role: str) -> Evidence:
+    s, e = norm.tokens[first].start, norm.tokens[last - 1].end
+    return Evidence(rule_id, s, e, norm.original[s:e], role)
+
+
+def _block_evidence(norm: Normalized, hits: list[Hit]) -> tuple[Evidence, ...]:
+    out = []
+    for h in hits:
+        if h.blocked_by and h.block_span:
+            out.append(_evidence(norm, h.blocked_by, h.block_span[0], h.block_span[1], "block"))
+    return tuple(out)
 
 
 def load_detector(rules_path: str | Path | None = None) -> Detector:
-    return Detector(rules_path)
+    """Compile the bundled rules (plus an operator file that extends/overrides them) once.
+
+    Raises bot.errors.ConfigError when a rules file cannot be read or compiled.
+    """
+    return Detector(load_rules(rules_path), rules_path)

@@ -1,0 +1,207 @@
+"""How many people the post's main (newest) event freed: picks one number near the triggers and
+rejects ages, terms, dates, subsets, totals and other sides of a swap; vague counts give None.
+
+Pure functions over normalize.Normalized and numbers.Number.
+"""
+
+from __future__ import annotations
+
+from bot.detection.normalize import Normalized
+from bot.detection.numbers import Number
+from bot.detection.rules import RuleSet
+from bot.detection.scope import event_sentences, hit_sentences
+
+MIN_SCORE = 3.0  # a number must be tied to a trigger or to a noun for people
+
+
+def count_sentences(norm: Normalized, hits: list, label: str) -> list[int]:
+    """Where the count is read: the event sentences (and, for an amnesty, three more)."""
+    return event_sentences(norm, hits, follow=3 if label == "amnesty" else 0)
+
+
+def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: list, label: str,
+                 n_names: int, scope_sents: list[int] | None = None,
+                 name_starts: tuple[int, ...] = ()) -> tuple[int | None, tuple[int, int] | None]:
+    """(count, token span of the number) for the event; (None, None) when not stated exactly."""
+    if not hits:
+        return None, None
+    toks = norm.tokens
+    words = [t.text for t in toks]
+    scope = set(count_sentences(norm, hits, label) if scope_sents is None else scope_sents)
+    hit_sents = set(hit_sentences(norm, hits))
+    first_hit_sent = min(hit_sents)
+    best: tuple[float, Number, bool] | None = None
+    memo: dict = {}
+    for num in numbers:
+        sent = toks[num.first].sent
+        if sent not in scope:
+            continue
+        scored = _score(rs, norm, words, num, hits, hit_sents, label, memo)
+        if scored is None:
+            continue
+        score, approx = scored
+        score -= 0.3 * max(0, sent - first_hit_sent)  # the lead states the main event
+        if _more_after_names(rs, norm, words, num, name_starts):
+            score += 2.0  # "помиловал Игоря Ильяша и ещё троих"
+        if best is None or score > best[0]:
+            best = (score, num, approx)
+    if best is not None and best[0] >= MIN_SCORE:
+        _, num, approx = best
+        if approx or num.value is None:
+            return None, (num.first, num.last)
+        value = num.value
+        named_before = _more_after_names(rs, norm, words, num, name_starts)
+        if named_before:
+            value += named_before  # "помиловал Игоря Ильяша и ещё троих", "X and three others"
+        elif rs.in_lexicon("fact_more", words[num.first - 1]) and \
+                _clause_has(rs, norm, words, num.first, "fact_plus_one", memo):
+            value += 1  # "разам з ім вызвалілі яшчэ двух" — the named person plus two more
+        return value, (num.first, num.last)
+    among = any(rs.phrase_at("fact_among", words, k) for h in hits for k in range(max(0, h.first - 3), h.first)) \
+        or any(rs.in_lexicon("fact_names_of", words[k]) for h in hits
+               for k in range(norm.sentences[toks[h.first].sent].first, h.first))
+    if n_names and not among:
+        return n_names + _described_people(rs, norm, words, hits, memo), None
+    if _singular(rs, norm, words, hits):
+        return 1, None
+    return None, None
+
+
+def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: list,
+           hit_sents: set[int], label: str, memo: dict) -> tuple[float, bool] | None:
+    toks = norm.tokens
+    lex = rs.in_lexicon
+    i, j = num.first, num.last
+    sent = toks[i].sent
+    nxt = words[j] if j < len(words) and toks[j].sent == sent else ""
+    nxt2 = words[j + 1] if j + 1 < len(words) and toks[j + 1].sent == sent else ""
+    prev = words[i - 1] if i > 0 and toks[i - 1].sent == sent else ""
+    text = norm.original
+    if nxt and (lex("fact_unit", nxt) or lex("month", nxt)):
+        return None
+    if text[toks[j - 1].end:toks[j - 1].end + 1] in ("%", "-") and nxt and not lex("person", nxt):
+        return None  # "5%", "80-летие"
+    if num.value is not None and 1900 <= num.value <= 2099 and not num.word:
+        return None
+    start = toks[i].start
+    if not num.word and (text[start - 1:start] in ("-", "№", "#") or text[max(0, start - 2):start] in ("№ ", "# ")) \
+            and (start < 2 or text[start - 2].isalpha() or text[start - 1] in "№#" or text[start - 2] in "№#"):
+        return None  # an identifier: "ИК-3", "СИЗО №1"
+    k = j
+    while k < min(j + 4, len(words)) and words[k] in ("and", "a", "half", "с", "половиной", "з", "паловай", "і", "и"):
+        k += 1
+    if k > j and k < len(words) and lex("fact_unit", words[k]):
+        return None  # "two and a half years", "два с половиной года"
+    if prev in ("№", "no", "номер", "статья", "article", "ст", "part", "ч"):
+        return None
+    score = 0.0
+    if any(toks[h.first].clause == toks[i].clause for h in hits):
+        score += 1.0
+    dist = min((max(h.first - j, i - h.last, 0) for h in hits if toks[h.first].sent == sent), default=99)
+    inside = any(h.first <= i < h.last for h in hits)
+    if inside or dist <= 1:
+        score += 3.0
+    elif dist <= 3:
+        score += 2.0
+    elif dist <= 6:
+        score += 0.5
+    if any(lex("person", w) or lex("prisoner", w) or lex("demonym_all", w) for w in (nxt, nxt2) if w):
+        score += 2.0
+        if sent in hit_sents and not _clause_has(rs, norm, words, i, "other_event", memo):
+            score += 1.0  # "Five foreigners, ..., left Belarus": the subject of the event sentence
+    if prev and lex("fact_all", prev):
+        score += 2.0
+    if prev and lex("fact_more", prev):
+        score += 1.0
+    if nxt and lex("fact_subset", nxt) and nxt2 and not lex("fact_unit", nxt2):
+        score -= 4.0  # "15 из них", "Nine of the 123"
+    elif prev and lex("fact_subset", prev) and dist == 0:
+        score += 1.5  # "Са 123 памілаваных 114 ..." — the whole group, not the part after it
+    if any(rs.phrase_at("fact_among", words, k) for k in range(max(0, i - 3), i - 1) if toks[k].sent == sent):
+        score -= 3.0  # "Сярод памілаваных 11 жанчын" is part of the group
+    if any(rs.phrase_at("fact_part", words, k) for k in range(max(0, i - 3), i) if toks[k].sent == sent):
+        score -= 4.0  # "в том числе трое граждан Литвы" is part of the group
+    if any(lex("fact_names_of", words[k]) for k in range(max(0, i - 2), i) if toks[k].sent == sent):
+        score -= 4.0  # "установлены имена ещё двоих" counts names, not the freed
+    if nxt and lex("freed_ctx", nxt):
+        score += 1.0  # "52 освобождённых"
+    if label == "amnesty" and any(lex("person", w) or lex("prisoner", w) for w in (nxt, nxt2) if w):
+        score += 2.0  # the amnesty's reach, stated after the lead ("затронет 7 850 осуждённых")
+    if _clause_has(rs, norm, words, i, "fact_total", memo):
+        score -= 3.0
+    if label == "exchange" and _after_other_side(rs, norm, words, i):
+        score -= 5.0
+    approx = any(rs.phrase_at("fact_approx", words, k) for k in range(max(0, i - 2), i)
+                 if toks[k].clause == toks[i].clause)
+    return score, approx
+
+
+def _more_after_names(rs: RuleSet, norm: Normalized, words: list[str], num: Number,
+                      name_starts: tuple[int, ...]) -> int:
+    """How many named people precede "ещё N" / "N others" in the same clause (0 if not that shape)."""
+    toks = norm.tokens
+    more = num.first > 0 and rs.in_lexicon("fact_more", words[num.first - 1]) or (
+        num.last < len(words) and rs.in_lexicon("fact_others", words[num.last]))
+    if not more:
+        return 0
+    return sum(1 for k in name_starts if k < num.first and toks[k].clause == toks[num.first].clause)
+
+
+def _clause_has(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon: str,
+                memo: dict | None = None) -> bool:
+    """Whether the clause of token i contains an entry of the lexicon (memoised per post)."""
+    if memo is None:
+        return _clause_has_uncached(rs, norm, words, i, lexicon)
+    key = (lexicon, norm.tokens[i].clause)
+    if key not in memo:
+        memo[key] = _clause_has_uncached(rs, norm, words, i, lexicon)
+    return memo[key]
+
+
+def _clause_has_uncached(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon: str) -> bool:
+    toks = norm.tokens
+    clause = toks[i].clause
+    k = i
+    while k > 0 and toks[k - 1].clause == clause:
+        k -= 1
+    while k < len(toks) and toks[k].clause == clause:
+        if rs.phrase_at(lexicon, words, k):
+            return True
+        k += 1
+    return False
+
+
+def _after_other_side(rs: RuleSet, norm: Normalized, words: list[str], i: int) -> bool:
+    toks = norm.tokens
+    k = i - 1
+    while k >= 0 and toks[k].sent == toks[i].sent:
+        if rs.phrase_at("fact_other_side", words, k):
+            return True
+        k -= 1
+    return False
+
+
+def _described_people(rs: RuleSet, norm: Normalized, words: list[str], hits: list, memo: dict) -> int:
+    """Unnamed people freed alongside named ones ("along with an American citizen and X")."""
+    toks = norm.tokens
+    extra = 0
+    for s in hit_sentences(norm, hits):
+        sent = norm.sentences[s]
+        for k in range(sent.first, sent.last):
+            if not rs.in_lexicon("demonym_all", words[k]) or not _clause_has(rs, norm, words, k, "fact_plus_one", memo):
+                continue
+            near_name = any(toks[m].cap for m in range(k + 1, min(k + 3, sent.last)) if m != k)
+            if not near_name:
+                extra += 1
+    return extra
+
+
+def _singular(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> bool:
+    """A trigger in a singular form or about one described person ("Помилован гражданин Эстонии")."""
+    toks = norm.tokens
+    for h in hits:
+        lo, hi = max(0, h.first - 2), min(len(words), h.last + 3)
+        for k in range(lo, hi):
+            if toks[k].sent == toks[h.first].sent and rs.in_lexicon("singular", words[k]):
+                return True
+    return False

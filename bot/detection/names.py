@@ -1,0 +1,267 @@
+"""Names of the freed people (verbatim substrings of the post) and name keys that compare equal
+across grammatical case, spelling and script: "Тихановского" ~ "Ціханоўскі" ~ "Tsikhanouski".
+
+Other parts of tgwatch use `match_key(term)` and `text_matches_term(text, term)` for
+subscribers' watch terms. Pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from bot.detection.normalize import Normalized
+from bot.detection.numbers import word_value
+from bot.detection.rules import RuleSet
+from bot.detection.scope import event_sentences
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    text: str  # verbatim from the post
+    start: int
+    end: int
+
+
+# ── keys ───────────────────────────────────────────────────────────────────────────────────
+_CYR2LAT = {"а": "a", "б": "b", "в": "v", "г": "h", "ґ": "g", "д": "d", "е": "e", "ё": "e", "ж": "Z", "з": "z",
+            "и": "i", "і": "i", "ї": "i", "й": "j", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p",
+            "р": "r", "с": "s", "т": "t", "у": "u", "ў": "u", "ф": "f", "х": "h", "ц": "c", "ч": "C", "ш": "S",
+            "щ": "S", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "ju", "я": "ja", "є": "je"}
+_LAT_FOLDS = (("sch", "S"), ("shch", "S"), ("kh", "h"), ("zh", "Z"), ("ch", "C"), ("sh", "S"), ("ts", "c"),
+              ("tz", "c"), ("cz", "C"), ("sz", "S"), ("ck", "k"), ("ph", "f"), ("w", "v"), ("x", "ks"),
+              ("q", "k"), ("g", "h"))
+_LAT_DIACRITICS = {"ł": "l", "ŭ": "u", "č": "C", "š": "S", "ž": "Z", "ć": "c", "ś": "s", "ź": "z", "ń": "n",
+                   "ø": "o", "ß": "ss", "đ": "d"}
+# Case endings that carry a consonant (vowels vanish from the key anyway). "-им/-ым" only after
+# -ск/-цк, so first names like "Вадим", "Максим" keep their final consonant.
+_ENDINGS = ("ого", "ому", "ему", "его", "ага", "аму", "ами", "ями", "ом", "ем", "ах", "ях", "их", "ых")
+_ADJ_INSTR = ("ским", "цким", "ским", "скім", "цкім")
+
+
+def _to_latin(word: str) -> str:
+    out = []
+    for c in word:
+        if c in _CYR2LAT:
+            out.append(_CYR2LAT[c])
+        elif c in _LAT_DIACRITICS:
+            out.append(_LAT_DIACRITICS[c])
+        else:
+            d = unicodedata.normalize("NFKD", c)
+            out.append("".join(x for x in d if not unicodedata.combining(x)))
+    return "".join(out)
+
+
+@lru_cache(maxsize=65536)
+def word_key(word: str) -> str:
+    """Key of one name word: case-, script- and inflection-tolerant consonant skeleton."""
+    w = word.lower().replace("ё", "е")
+    if re.search("[а-яіўєїґ]", w):
+        if w.endswith(_ADJ_INSTR):
+            w = w[:-2]
+        for end in _ENDINGS:  # Cyrillic case endings (Тихановского → тихановск)
+            if w.endswith(end) and len(w) - len(end) >= 4:
+                w = w[: -len(end)]
+                break
+    w = _to_latin(w)
+    for a, b in _LAT_FOLDS:
+        w = w.replace(a, b)
+    w = re.sub(r"(?<=[aeiouy])u(?=[^aeiouy]|$)", "v", w)  # Belarusian ў after a vowel: Tsikhanouski
+    w = re.sub(r"dz(?=[ieyj])", "d", w)  # дзеканне: Дзянісенка ~ Денисенко
+    w = re.sub(r"c(?=[ieyj])", "t", w)  # цеканне: Ціханоўскі ~ Тихановский
+    w = re.sub(r"(ogo|omu|om|em)$", "", w) if len(w) > 6 else w
+    w = re.sub(r"[^a-zA-Z]", "", w)
+    skeleton = re.sub(r"[aeiouyj]", "", w)
+    skeleton = re.sub(r"(.)\1+", r"\1", skeleton)
+    return skeleton.lower() if len(skeleton) >= 2 else w.lower()
+
+
+def match_key(term: str) -> str:
+    """Normalised key of a name or watch term: words keyed by `word_key`, joined by spaces."""
+    words = re.findall(r"[^\W\d_]+", term or "")
+    return " ".join(k for k in (word_key(w) for w in words) if k)
+
+
+def text_matches_term(text: str, term: str) -> bool:
+    """Whether the text mentions the term in any case, spelling or script (word sequence match).
+
+    A multi-word term matches its words in order or reversed ("Тихановский Сергей").
+    """
+    want = match_key(term).split()
+    if not want:
+        return False
+    keys = [word_key(w) for w in re.findall(r"[^\W\d_]+", (text or "")[:200_000])]
+    n = len(want)
+    for i in range(len(keys) - n + 1):
+        window = keys[i:i + n]
+        if window == want or (n > 1 and window == want[::-1]):
+            return True
+    return False
+
+
+# ── extraction ─────────────────────────────────────────────────────────────────────────────
+def _surnamish(rs: RuleSet, word: str) -> bool:
+    memo = rs.cache.setdefault("surnamish", {})
+    got = memo.get(word)
+    if got is None:
+        if len(memo) >= 100_000:
+            memo.clear()
+        got = memo[word] = _surnamish_uncached(rs, word)
+    return got
+
+
+def _surnamish_uncached(rs: RuleSet, word: str) -> bool:
+    base = word
+    for end in _ENDINGS + ("ой", "ей", "ую", "ая", "ий", "ый", "ым", "им", "а", "у", "е", "ы", "и", "a", "e", "u"):
+        if base.endswith(end) and len(base) - len(end) >= 3:
+            base = base[: -len(end)]
+            break
+    return any(base.endswith(s) or word.endswith(s) for s in rs.lexicons.get("surname_suffix", ()))
+
+
+def _runs(norm: Normalized, first: int, last: int) -> list[tuple[int, int]]:
+    """Maximal runs of capitalised words separated only by spaces (initials may end with '.')."""
+    toks, text = norm.tokens, norm.original
+    runs, i = [], first
+    while i < last:
+        if toks[i].cap and not toks[i].upper or (toks[i].cap and len(toks[i].text) == 1):
+            j = i + 1
+            while j < last and toks[j].cap and text[toks[j - 1].end:toks[j].start] in (" ", "\u00a0", "-", "\u2011") \
+                    and (not toks[j].upper or len(toks[j].text) == 1):
+                j += 1
+            runs.append((i, j))
+            i = j
+        else:
+            i += 1
+    return runs
+
+
+def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int] | None = None) -> list[Name]:
+    """People freed in the event: capitalised names in the event sentences, minus officials,
+    relatives, speakers and places."""
+    toks = norm.tokens
+    words = [t.text for t in toks]
+    out: list[Name] = []
+    if sentences is None:
+        sentences = event_sentences(norm, hits)
+    for s in sentences:
+        sent = norm.sentences[s]
+        last_end = -10
+        for a, b in _runs(norm, sent.first, sent.last):
+            coordinated = a == last_end + 1 and words[last_end] in ("и", "and") or \
+                (a == last_end and "," in norm.original[toks[a - 1].end:toks[a].start])
+            name = _validate(rs, norm, words, a, b, sent.first, coordinated)
+            if name:
+                out.append(name)
+                last_end = b
+    if not out and hits:
+        out = _lone_first_names(rs, norm, words)
+    return _dedupe(out)
+
+
+def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, sent_first: int,
+              coordinated: bool = False) -> Name | None:
+    toks, text = norm.tokens, norm.original
+    lex = rs.in_lexicon
+    while a < b and (word_value(words[a]) is not None or any(c.isdigit() for c in words[a])):
+        a += 1
+    # A capitalised sentence opener is an ordinary word unless it is a known first name or the
+    # lone surname of a coordinated pair ("Кузнечик и Мовшук ...").
+    if a < b and _opens_sentence(norm, a) and not lex("first_name", words[a]):
+        coordinated = b - a == 1 and b + 1 < len(words) and words[b] in ("и", "and") and toks[b + 1].cap \
+            and toks[b + 1].sent == toks[a].sent
+        if not coordinated:
+            a += 1
+    while a < b and (_is_geo(rs, words[a]) or lex("name_official", words[a]) or lex("name_role", words[a])):
+        a += 1  # "гражданку Польши Анжелику ..." — the country is not part of the name
+    if a >= b:
+        return None
+    # The name opens at the first known first name; otherwise the run must be 1-2 surname-like words.
+    start = next((k for k in range(a, b) if lex("first_name", words[k])), None)
+    if start is not None and start > a and b - a <= 3:
+        # "Катерину Андрееву", "Донатас Пятраускас": a surname can start like a first name
+        # ("андре*", "пятр*"); a short run of capitalised words is one name.
+        start = a
+    if start is None:
+        if b - a > 3:
+            return None
+        start = a
+        before = [k for k in (a - 1, a - 2) if k >= 0 and toks[k].sent == toks[a].sent]
+        if before and _is_geo(rs, words[before[0]]) and len(before) == 2:
+            before = before[1:]  # "гражданку Польши <Name>"
+        elif before:
+            before = before[:1]
+        described = 2 <= b - a <= 3 and any(
+            lex(lx, words[k]) for k in before for lx in ("person", "prisoner", "demonym_all"))
+        if coordinated and b - a == 2:
+            described = True  # "Роман Гурин и Алла Шарко": the second of a pair of names
+        if not described and (b - a > 2 or not all(_surnamish(rs, words[k]) or len(words[k]) == 1
+                                                       for k in range(a, b))):
+            return None
+        if b - a == 1 and len(words[a]) == 1:
+            return None
+    end = min(b, start + 3)
+    span = range(start, end)
+    if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) or lex("month", words[k]) for k in span):
+        return None
+    if start == b - 1 and not lex("first_name", words[start]):
+        # A lone surname: not after a place preposition, not sentence-initial unless coordinated.
+        if start > 0 and toks[start - 1].sent == toks[start].sent and lex("name_place_prep", words[start - 1]):
+            return None
+    for k in range(max(sent_first, start - 3), start):
+        if lex("name_role", words[k]) and toks[k].clause == toks[start].clause:
+            return None
+    if end < len(words) and any(rs.phrase_at("name_affiliation", words, k) for k in (end, end + 1)):
+        return None  # "Кристофера Смита из Госдепа"
+    if end < len(words) and toks[end].clause == toks[start].clause and lex("name_speech", words[end]):
+        return None  # "Наталья Эйсмонт сообщила" — the speaker
+    for k in range(max(sent_first, start - 3), start):
+        if lex("name_speech", words[k]) and toks[k].clause == toks[start].clause:
+            return None  # "паведаміла прэс-сакратарка Наталля Эйсмант"
+    s, e = toks[start].start, toks[end - 1].end
+    if len(words[end - 1]) == 1 and text[e:e + 1] == ".":
+        e += 1
+    return Name(text[s:e], s, e)
+
+
+def _opens_sentence(norm: Normalized, i: int) -> bool:
+    """First word of its sentence, possibly after quotes, bullets or emoji."""
+    toks = norm.tokens
+    return i == 0 or toks[i - 1].sent != toks[i].sent
+
+
+def _is_geo(rs: RuleSet, word: str) -> bool:
+    return rs.in_lexicon("geo_all", word) or rs.in_lexicon("place", word)
+
+
+def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str]) -> list[Name]:
+    """A post that names the person only by first name, outside the trigger sentence ("Алеся вышла!")."""
+    out = []
+    for i, t in enumerate(norm.tokens):
+        if t.cap and not t.upper and rs.in_lexicon("first_name", words[i]):
+            nxt = norm.tokens[i + 1] if i + 1 < len(words) else None
+            if nxt and nxt.cap and nxt.sent == t.sent:
+                continue
+            if i > 0 and rs.in_lexicon("name_role", words[i - 1]):
+                continue
+            out.append(Name(norm.original[t.start:t.end], t.start, t.end))
+            break
+    return out
+
+
+def _dedupe(names: list[Name]) -> list[Name]:
+    """One entry per person: a later bare surname of an already named person is dropped."""
+    out: list[Name] = []
+    seen_words: set[str] = set()
+    for n in sorted(names, key=lambda n: -len(match_key(n.text).split())):
+        key = match_key(n.text)
+        parts = key.split()
+        if not parts or key in {match_key(o.text) for o in out}:
+            continue
+        if len(parts) == 1 and parts[0] in seen_words:
+            continue
+        seen_words.update(parts)
+        out.append(n)
+    return sorted(out, key=lambda n: n.start)

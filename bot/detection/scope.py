@@ -1,0 +1,44 @@
+"""Which sentences of a post describe the detected event: where facts (names, counts, countries)
+are read from. Pure functions over normalize.Normalized.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.detection.normalize import Normalized
+
+# A sentence opening with these continues the event sentence before it ("Среди них — ...").
+_AMONG = {"среди", "сярод", "among", "including", "в", "у", "including:", "их", "in", "это", "гета", "they",
+          "these", "оба", "абодва", "both"}
+
+
+class _HitLike(Protocol):
+    first: int
+
+
+def hit_sentences(norm: Normalized, hits: list[_HitLike]) -> list[int]:
+    return sorted({norm.tokens[h.first].sent for h in hits})
+
+
+def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> list[int]:
+    """Sentences with an event trigger, plus lists they introduce (":" then bullet lines), plus
+    "Среди них/Among them" sentences right after them, plus `follow` sentences after each."""
+    base = hit_sentences(norm, hits)
+    out = set(base)
+    sents, toks, text = norm.sentences, norm.tokens, norm.original
+    for s in base:
+        sent = sents[s]
+        if sent.last <= sent.first:
+            continue
+        tail = text[toks[sent.last - 1].end:toks[sent.last - 1].end + 4]
+        if ":" in tail:  # a list follows: take its lines
+            for k in range(s + 1, min(s + 25, len(sents))):
+                out.add(k)
+        for k in range(s + 1, min(s + 3, len(sents))):
+            first = sents[k].first
+            if first < len(toks) and toks[first].text in _AMONG:
+                out.add(k)
+        for k in range(s + 1, min(s + 1 + follow, len(sents))):
+            out.add(k)
+    return sorted(out)

@@ -43,6 +43,13 @@ def storable(post: Post) -> Post:
     return replace(post, **fields) if fields else post
 
 
+def _is_stale(post: Post, stored: Post) -> bool:
+    """An older state of a stored post: the stored one was edited later than this one claims."""
+    if stored.edited_at is None:
+        return False
+    return post.edited_at is None or post.edited_at < stored.edited_at
+
+
 def alert_key(channel_id: int, message_id: int) -> str:
     return f"alert:{channel_id}:{message_id}"
 
@@ -69,7 +76,9 @@ async def _handle_in_tx(post: Post, deps: Deps, now: datetime, *, alert: bool, s
     if existing is None:
         await posts.insert(db, post, now, source)
         version, outcome = 1, "new"
-    elif existing.post.text == post.text and existing.post.media == post.media:
+    elif (existing.post.text == post.text and existing.post.media == post.media) or _is_stale(post, existing.post):
+        # Same content, or an older version arriving late (a restarted replay, Telethon's catch_up
+        # re-delivering the original after its edit): never record an old text as a new version.
         await posts.touch(db, post, now)
         await channels.advance(db, post.channel_id, max(post.message_id, *post.album_message_ids or (0,)), post.posted_at, now)
         return PostResult("unchanged", existing.version, None)

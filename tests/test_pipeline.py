@@ -120,3 +120,18 @@ async def test_last_seen_message_id_only_moves_forward(deps):
     assert await deps.db.fetchval("SELECT captured_at FROM posts WHERE message_id = 10") == datetime(
         2025, 9, 11, 12, 0, tzinfo=timezone.utc
     ).isoformat()
+
+
+async def test_an_older_version_arriving_late_is_not_a_new_version(deps, clock):
+    """Found by the soak: a restarted replay (or catch_up) re-delivers the original after its edit;
+    that used to store the old text again as version 3, then the edit again as version 4."""
+    await subscribe(deps)
+    original = make_post(1, NEWS)
+    edited = make_post(1, PARDON, edited_at=clock())
+    await handle_post(original, deps)
+    await handle_post(edited, deps)
+    assert (await handle_post(original, deps)).outcome == "unchanged"
+    assert (await handle_post(edited, deps)).outcome == "unchanged"
+    clock.advance(60)
+    assert (await handle_post(make_post(1, NEWS, edited_at=clock()), deps)).outcome == "edited"  # a real revert
+    assert [v["text"] for v in await posts.versions(deps.db, 1001, 1)] == [NEWS, PARDON, NEWS]

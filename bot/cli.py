@@ -225,5 +225,14 @@ async def channels_remove(ctx: Context, ref: str) -> None:
     click.echo(f"Stopped watching @{ch.username}; its {ch.last_seen_message_id and 'captured posts stay' or 'record stays'}.")
 
 
+from bot import cli_research  # noqa: E402  (researchers' commands, issue 6)
+
+main.add_command(cli_research.export)
+main.add_command(cli_research.search)
+main.add_command(cli_research.import_)
+main.add_command(cli_research.evidence)
+main.add_command(cli_research.backup)
+main.add_command(cli_research.browse)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

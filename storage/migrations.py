@@ -148,9 +148,84 @@ async def m0001_core(db: Database) -> None:
     )
 
 
+# --- research archive (issue 6): full-text index and readable views --------------------------
+# The FTS rowid must survive VACUUM, which may renumber the implicit rowid of `posts`; so
+# post_search gives every post a stable INTEGER PRIMARY KEY that the index is keyed on.
+# The index is contentless (text lives in `posts` only) and holds the text with ё folded to е;
+# unicode61 folds case. Triggers keep it in step with posts, whoever writes them.
+_FOLD_NEW = "replace(replace(new.text, 'ё', 'е'), 'Ё', 'Е')"
+_FOLD_OLD = "replace(replace(old.text, 'ё', 'е'), 'Ё', 'Е')"
+_SEARCH_ID_NEW = "(SELECT search_id FROM post_search WHERE channel_id = new.channel_id AND message_id = new.message_id)"
+_SEARCH_ID_OLD = "(SELECT search_id FROM post_search WHERE channel_id = old.channel_id AND message_id = old.message_id)"
+
+
+async def m0600_research_fts(db: Database) -> None:
+    await _run(
+        db,
+        """CREATE TABLE post_search (
+            search_id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            UNIQUE (channel_id, message_id)
+        )""",
+        "CREATE VIRTUAL TABLE posts_fts USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2')",
+        f"""CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
+            INSERT OR IGNORE INTO post_search(channel_id, message_id) VALUES (new.channel_id, new.message_id);
+            INSERT INTO posts_fts(rowid, text) VALUES ({_SEARCH_ID_NEW}, {_FOLD_NEW});
+        END""",
+        f"""CREATE TRIGGER posts_fts_update AFTER UPDATE OF text ON posts WHEN new.text IS NOT old.text BEGIN
+            INSERT INTO posts_fts(posts_fts, rowid, text) VALUES ('delete', {_SEARCH_ID_OLD}, {_FOLD_OLD});
+            INSERT INTO posts_fts(rowid, text) VALUES ({_SEARCH_ID_NEW}, {_FOLD_NEW});
+        END""",
+        f"""CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
+            INSERT INTO posts_fts(posts_fts, rowid, text) VALUES ('delete', {_SEARCH_ID_OLD}, {_FOLD_OLD});
+            DELETE FROM post_search WHERE channel_id = old.channel_id AND message_id = old.message_id;
+        END""",
+        "INSERT INTO post_search(channel_id, message_id) SELECT channel_id, message_id FROM posts ORDER BY posted_at",
+        f"""INSERT INTO posts_fts(rowid, text)
+            SELECT s.search_id, replace(replace(p.text, 'ё', 'е'), 'Ё', 'Е')
+            FROM post_search s JOIN posts p ON p.channel_id = s.channel_id AND p.message_id = s.message_id""",
+    )
+
+
+# The latest detection of a post (or of one version): the highest detection_id.
+_LATEST_DETECTION = (
+    "d.detection_id = (SELECT max(x.detection_id) FROM detections x "
+    "WHERE x.channel_id = {a}.channel_id AND x.message_id = {a}.message_id{extra})"
+)
+
+
+async def m0601_research_views(db: Database) -> None:
+    await _run(
+        db,
+        f"""CREATE VIEW posts_latest AS SELECT
+            p.channel_id, c.username AS channel_username, c.title AS channel_title, p.message_id, p.permalink,
+            p.posted_at, p.edited_at, p.captured_at, p.updated_at, p.deleted_at, p.version, p.text,
+            p.views, p.forwards, p.grouped_id, p.media, p.forwarded_from, p.source,
+            d.label, d.confidence, d.count, d.names, d.countries, d.extra_labels, d.detector_version,
+            d.detected_at, s.search_id
+          FROM posts p
+          LEFT JOIN channels c ON c.channel_id = p.channel_id
+          LEFT JOIN detections d ON {_LATEST_DETECTION.format(a="p", extra="")}
+          LEFT JOIN post_search s ON s.channel_id = p.channel_id AND s.message_id = p.message_id""",
+        f"""CREATE VIEW post_versions_view AS SELECT
+            v.channel_id, c.username AS channel_username, v.message_id, p.permalink, v.version,
+            p.posted_at, v.edited_at, v.captured_at, p.deleted_at, v.text, v.text_sha256,
+            p.views, p.forwards, p.grouped_id, v.media, p.forwarded_from, p.source,
+            d.label, d.confidence, d.count, d.names, d.countries, d.extra_labels, d.detector_version,
+            d.detected_at
+          FROM post_versions v
+          JOIN posts p ON p.channel_id = v.channel_id AND p.message_id = v.message_id
+          LEFT JOIN channels c ON c.channel_id = v.channel_id
+          LEFT JOIN detections d ON {_LATEST_DETECTION.format(a="v", extra=" AND x.version = v.version")}""",
+    )
+
+
 # Append new migrations at the end; never reorder or edit released ones.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_core", m0001_core),
+    ("0600_research_fts", m0600_research_fts),
+    ("0601_research_views", m0601_research_views),
 ]
 
 

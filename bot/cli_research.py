@@ -139,8 +139,11 @@ async def import_(ctx: Context, path: Path, alert: bool, username: str | None, l
     from handlers.deps import Deps
     from handlers.import_tdesktop import describe, import_tdesktop
 
+    from storage.direct import open_direct_database
+
     s = ctx.settings
-    db = await _open_db(ctx)
+    # A batch job: inline SQLite and 500 posts per commit (see storage/direct.py for why).
+    db = await open_direct_database(s.database.path, busy_timeout_s=s.database.busy_timeout_s)
     try:
         deps = Deps(db=db, detector=load_detector(s.detector.rules_path), delivery=s.delivery)
         result = await import_tdesktop(path, deps, alert=alert, username=username, local_tz=local_tz)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.errors import UserError
+from handlers.search import refresh_index
 from storage.backup import check_copy, make_public
 from storage.db import Database
 
@@ -39,6 +40,7 @@ def _target(path: str | Path, force: bool, db: Database) -> Path:
 
 async def _copy_checked(db: Database, target: Path, *, public: bool) -> BackupResult:
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    await refresh_index(db)  # so the copy's full-text index is complete for Datasette/sqlite-utils
     try:
         tmp.unlink(missing_ok=True)
         await db.backup_to(tmp)

@@ -13,6 +13,8 @@ finishes the rest.
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
+from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -26,9 +28,11 @@ from handlers.tdesktop_format import (
     CHANNEL_TYPES, CountingReader, Item, RawCounts, bare_channel_id, group_albums, read_header, to_item, to_post,
 )
 from storage import channels
+from storage.research import index_pending
 
 log = logging.getLogger(__name__)
 
+BATCH_POSTS = 500
 _BUF = 16 * 1024  # small parse buffer: the reported line of an error is then within ~16 KB
 
 
@@ -131,14 +135,22 @@ async def import_tdesktop(
     await _remember_channel(deps, channel_id, username, header.name)
     counts = RawCounts()
     new = edited = unchanged = alerts = 0
-    for item in group_albums(_items(path, tz, counts)):
-        result = await handle_post(to_post(item, channel_id, username), deps, alert=alert, source="import")
-        new += result.outcome == "new"
-        edited += result.outcome == "edited"
-        unchanged += result.outcome == "unchanged"
-        alerts += result.alerts_queued + result.followups_queued
+    items = group_albums(_items(path, tz, counts))
+    # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; each handle_post
+    # joins it, so a failure rolls back whole posts only. A plain Database commits post by post.
+    batch = getattr(deps.db, "batch", None)
+    while chunk := list(islice(items, BATCH_POSTS)):
+        async with batch() if batch is not None else nullcontext():
+            for item in chunk:
+                result = await handle_post(to_post(item, channel_id, username), deps, alert=alert, source="import")
+                new += result.outcome == "new"
+                edited += result.outcome == "edited"
+                unchanged += result.outcome == "unchanged"
+                alerts += result.alerts_queued + result.followups_queued
+            async with deps.db.transaction():  # joins the batch when there is one
+                await index_pending(deps.db)
         if progress is not None:
-            progress(1)
+            progress(len(chunk))
     log.info("imported %s: %d posts (%d new, %d edited)", path.name, posts_total, new, edited)
     return ImportResult(
         channel_id=channel_id, channel_name=header.name, messages=counts.messages, posts=posts_total, new=new,

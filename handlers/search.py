@@ -10,6 +10,7 @@ phrase. ё is read as е and case is ignored, as in the index. The bot's /search
 
 from __future__ import annotations
 
+import logging
 import re
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -20,9 +21,11 @@ from bot.detection.terms import text_matches_term
 from bot.errors import StorageError, UserError
 from bot.timeutil import parse_iso
 from storage.db import Database
-from storage.research import ArchiveFilters, iter_search
+from storage.research import ArchiveFilters, has_pending_index, index_pending, iter_search
 
-__all__ = ["ArchiveFilters", "SearchHit", "build_fts_query", "light_stem", "search_posts"]
+log = logging.getLogger(__name__)
+
+__all__ = ["ArchiveFilters", "SearchHit", "build_fts_query", "light_stem", "refresh_index", "search_posts"]
 
 MAX_LIMIT = 1000
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -148,6 +151,21 @@ def _hit(r: Any, query: str) -> SearchHit:
     )
 
 
+async def refresh_index(db: Database) -> int:
+    """Index posts stored since the last search (see storage.research.index_pending); returns how many.
+
+    On a read-only database the index stays as it is and the newest posts may be missing.
+    """
+    if not await has_pending_index(db):
+        return 0
+    try:
+        async with db.transaction():
+            return await index_pending(db)
+    except StorageError as e:
+        log.warning("search index not refreshed: %s", e)
+        return 0
+
+
 def _db(deps_or_db: Any) -> Database:
     return deps_or_db if isinstance(deps_or_db, Database) else deps_or_db.db
 
@@ -163,6 +181,7 @@ async def search_posts(
     if not 1 <= limit <= MAX_LIMIT:
         raise UserError(f"the result limit must be from 1 to {MAX_LIMIT}")
     fts = build_fts_query(query)
+    await refresh_index(_db(deps_or_db))
     hits: list[SearchHit] = []
     try:
         async with aclosing(iter_search(_db(deps_or_db), fts, filters)) as rows:

@@ -99,6 +99,8 @@ def generate_archive(path: Path, n: int, seed: int = 7) -> float:
             "INSERT INTO detections(channel_id, message_id, version, label, confidence, count, names, "
             "names_normalized, countries, evidence, extra_labels, detector_version, detected_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", detections)
+        conn.execute("COMMIT")
+        conn.execute("BEGIN")
     for sql in INDEX_PENDING_SQL:
         conn.execute(sql)
     conn.execute("COMMIT")

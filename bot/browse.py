@@ -8,6 +8,7 @@ opened immutable (read-only) and reflects the archive at the moment browse start
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,8 @@ def metadata() -> dict[str, Any]:
         return {n: _POST_COLUMNS[n] for n in names if n in _POST_COLUMNS}
 
     view_cols = list(_POST_COLUMNS)
+    latest_cols = [c for c in view_cols if c != "text_sha256"]
+    version_cols = [c for c in view_cols if c not in ("channel_title", "updated_at", "search_id")]
     return {
         "title": "tgwatch archive",
         "description": "Posts captured from watched Telegram channels, every edit, deletions and detector verdicts. "
@@ -68,7 +71,7 @@ def metadata() -> dict[str, Any]:
                 "tables": {
                     "posts_latest": {
                         "description": "One row per post: its current text with its latest detection. Start here.",
-                        "columns": cols(view_cols),
+                        "columns": cols(latest_cols),
                         "facets": _FACETS,
                         "sort_desc": "posted_at",
                         "fts_table": "posts_fts",
@@ -76,7 +79,7 @@ def metadata() -> dict[str, Any]:
                     },
                     "post_versions_view": {
                         "description": "One row per captured version of each post, with that version's detection.",
-                        "columns": cols(view_cols),
+                        "columns": cols(version_cols),
                         "facets": _FACETS,
                         "sort_desc": "posted_at",
                     },
@@ -107,12 +110,19 @@ def metadata() -> dict[str, Any]:
     }
 
 
-def make_datasette(copy_path: str | Path) -> Any:
-    """A Datasette instance over an already-filtered public copy."""
+def require_datasette() -> None:
+    """Raise UserError early when the optional extra is not installed."""
     try:
-        from datasette.app import Datasette
+        import datasette  # noqa: F401
     except ImportError as e:
         raise UserError("browse needs Datasette: pip install 'tgwatch[browse]'") from e
+
+
+def make_datasette(copy_path: str | Path) -> Any:
+    """A Datasette instance over an already-filtered public copy."""
+    require_datasette()
+    from datasette.app import Datasette
+
     path = Path(copy_path)
     if path.stem != DB_NAME:
         raise UserError(f"the public copy must be named {DB_NAME}.db (got {path.name})")
@@ -123,11 +133,21 @@ def make_datasette(copy_path: str | Path) -> Any:
     )
 
 
+def _exit_quietly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
 async def serve(copy_path: str | Path, host: str, port: int) -> None:
-    """Serve until interrupted (Ctrl-C)."""
+    """Serve until Ctrl-C or SIGTERM; returns (or exits) normally so the caller can delete the copy."""
     import uvicorn
 
     ds = make_datasette(copy_path)
     await ds.invoke_startup()
     server = uvicorn.Server(uvicorn.Config(ds.app(), host=host, port=port, log_level="warning"))
-    await server.serve()
+    # uvicorn shuts down gracefully, then re-raises the signal it caught; with the default SIGTERM
+    # action that would kill the process before the temporary copy is removed.
+    previous = signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        await server.serve()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

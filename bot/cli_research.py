@@ -194,9 +194,10 @@ async def backup(ctx: Context, path: Path, force: bool) -> None:
 @run_async
 async def browse(ctx: Context, host: str, port: int) -> None:
     """Browse the archive read-only in a web browser (Datasette; subscriber data is left out)."""
-    from bot.browse import DB_NAME, serve
+    from bot.browse import DB_NAME, require_datasette, serve
     from handlers.backup import public_copy
 
+    require_datasette()
     db = await _open_db(ctx)
     with tempfile.TemporaryDirectory(prefix="tgwatch-browse-") as tmp:
         try:

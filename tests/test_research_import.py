@@ -129,3 +129,30 @@ async def test_old_exports_without_unixtime_use_the_given_zone(deps, tmp_path):
 async def test_channel_username_option(deps, tmp_path):
     await import_tdesktop(write_tdesktop_export(tmp_path / "a.json"), deps, username="@pul_pervogo")
     assert await deps.db.fetchval("SELECT permalink FROM posts WHERE message_id = 2") == "https://t.me/pul_pervogo/2"
+
+
+async def test_batch_database_imports_the_same_and_rolls_back_whole_batches(tmp_path):
+    from bot.detection import load_detector
+    from bot.timeutil import FakeClock
+    from handlers.deps import Deps
+    from research_support import T0
+    from storage.direct import open_direct_database
+
+    plain = await make_deps(tmp_path / "plain")
+    db = await open_direct_database(tmp_path / "direct" / "t.db")
+    direct = Deps(db=db, detector=load_detector(), clock=FakeClock(T0))
+    try:
+        path = write_tdesktop_export(tmp_path / "result.json")
+        await import_tdesktop(path, plain)
+        await import_tdesktop(path, direct)
+        assert await snapshot(plain.db) == await snapshot(direct.db)
+        with pytest.raises(RuntimeError):
+            async with db.batch():
+                await db.execute("DELETE FROM posts")
+                async with db.transaction():  # joins the batch
+                    await db.execute("DELETE FROM detections")
+                raise RuntimeError("disk full")
+        assert await db.fetchval("SELECT count(*) FROM posts") == 5
+    finally:
+        await plain.db.close()
+        await db.close()

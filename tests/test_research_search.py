@@ -84,3 +84,16 @@ def test_query_building():
     assert build_fts_query("освобождён OR амнистия") == '"освобожд"* OR "амнист"*'
     assert build_fts_query('"Ёлки палки" 2024') == '("елки палки" AND "2024")'
     assert light_stem("вызваліў") == light_stem("вызвалены") == "вызвал"
+
+
+async def test_index_follows_edits_and_hard_deletes(deps):
+    await handle_post(post(BELTA, 60, "Первый вариант про амнистию", T0), deps)
+    assert ids(await search_posts(deps, "амнистия")) == [(BELTA, 60)]  # indexed at this search
+    await handle_post(post(BELTA, 60, "Второй вариант про помилование", T0), deps)
+    assert ids(await search_posts(deps, "амнистия")) == []
+    assert (BELTA, 60) in ids(await search_posts(deps, "вариант"))
+    async with deps.db.transaction():
+        await deps.db.execute("DELETE FROM posts WHERE channel_id = ? AND message_id = ?", (BELTA, 60))
+    assert ids(await search_posts(deps, "вариант")) == []
+    async with deps.db.transaction():
+        await deps.db.execute("INSERT INTO posts_fts(posts_fts) VALUES ('integrity-check')")

@@ -61,7 +61,7 @@ async def _migrate(path: Path) -> None:
 
 def generate_archive(path: Path, n: int, seed: int = 7) -> float:
     """N posts in 20 channels (5% edited, 2% deleted, 8% detected), inserted with executemany."""
-    from storage.migrations import INDEX_PENDING_SQL
+    from storage.research import index_pending_sync
 
     t = time.perf_counter()
     asyncio.run(_migrate(path))
@@ -101,8 +101,7 @@ def generate_archive(path: Path, n: int, seed: int = 7) -> float:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", detections)
         conn.execute("COMMIT")
         conn.execute("BEGIN")
-    for sql in INDEX_PENDING_SQL:
-        conn.execute(sql)
+    index_pending_sync(conn)
     conn.execute("COMMIT")
     conn.close()
     return time.perf_counter() - t
@@ -136,7 +135,17 @@ def _child_export(db: str, fmt: str, out: str, fraction: float) -> None:
             await database.close()
 
     rows, secs = asyncio.run(go())
-    print(json.dumps({"rows": rows, "s": secs, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(json.dumps({"rows": rows, "s": secs, "rss_mb": _peak_rss_mb()}))
+
+
+def _peak_rss_mb() -> float:
+    """This process's own peak RSS. (ru_maxrss would include the parent's peak: Linux carries it
+    across fork+exec.)"""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def bench_export(db: Path, tmp: Path) -> None:
@@ -274,6 +283,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200_000, help="posts in the generated archive (issue: 1,000,000)")
     ap.add_argument("--import-n", type=int, default=20_000, help="messages in the generated export (issue: 100,000)")
     ap.add_argument("--queries", type=int, default=400, help="search queries to time")
+    ap.add_argument("--db", type=Path, help="reuse (or create and keep) the generated archive at this path")
     ap.add_argument("--child-export", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_export:
@@ -282,12 +292,19 @@ def main() -> None:
     import logging
 
     logging.disable(logging.INFO)
+    t = time.perf_counter()
+    sum(range(1_000_000))
+    print(f"CPU calibration: sum(range(1e6)) = {(time.perf_counter() - t) * 1000:.0f} ms "
+          "(about 15-20 ms on an idle modern core; higher means a slower or busier machine)")
     with tempfile.TemporaryDirectory(prefix="tgwatch-bench-") as d:
         tmp = Path(d)
-        db = tmp / "archive.db"
-        secs = generate_archive(db, args.n)
-        print(f"generated {args.n:,} posts (+versions, detections, FTS index) in {secs:.0f} s, "
-              f"{db.stat().st_size / 1e6:.0f} MB")
+        db = args.db or tmp / "archive.db"
+        if db.exists():
+            print(f"reusing {db} ({sqlite3.connect(db).execute('SELECT count(*) FROM posts').fetchone()[0]:,} posts)")
+        else:
+            secs = generate_archive(db, args.n)
+            print(f"generated {args.n:,} posts (+versions, detections, FTS index) in {secs:.0f} s, "
+                  f"{db.stat().st_size / 1e6:.0f} MB")
         bench_export(db, tmp)
         bench_search(db, args.queries)
         bench_import(tmp, args.import_n)

@@ -27,7 +27,7 @@ _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jso
 _JSON_LISTS = ("names", "countries")  # JSON array text in the database
 # Rows per database fetch and per Parquet row group: big enough for speed, small enough for memory.
 BATCH_ROWS = 5000
-PARQUET_GROUP_ROWS = 50_000
+PARQUET_GROUP_ROWS = 20_000
 
 
 def choose_format(path: str | None, fmt: str | None) -> str:

@@ -129,12 +129,12 @@ async def import_tdesktop(
     username = await _username(deps, channel_id, username)
 
     # Pass 1: the whole file must read cleanly before anything is stored.
-    check = RawCounts()
-    posts_total = sum(1 for _ in group_albums(_items(path, tz, check)))
+    for _ in _items(path, tz, RawCounts()):
+        pass
 
     await _remember_channel(deps, channel_id, username, header.name)
     counts = RawCounts()
-    new = edited = unchanged = alerts = 0
+    posts_total = new = edited = unchanged = alerts = 0
     items = group_albums(_items(path, tz, counts))
     # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; each handle_post
     # joins it, so a failure rolls back whole posts only. A plain Database commits post by post.
@@ -149,6 +149,7 @@ async def import_tdesktop(
                 alerts += result.alerts_queued + result.followups_queued
             async with deps.db.transaction():  # joins the batch when there is one
                 await index_pending(deps.db)
+        posts_total += len(chunk)
         if progress is not None:
             progress(len(chunk))
     log.info("imported %s: %d posts (%d new, %d edited)", path.name, posts_total, new, edited)

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from bot.errors import StorageError
-from storage.migrations import INDEX_PENDING_SQL
+from storage.research import index_pending_sync
 
 # What a public copy keeps: the archive itself. Everything else (subscribers, subscriptions,
 # outbox, events, and any table added later) is dropped, so a new private table is hidden
@@ -66,8 +66,7 @@ def make_public(path: str | Path) -> list[str]:
             else:
                 conn.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
                 dropped.append(name)
-        for sql in INDEX_PENDING_SQL:  # a read-only copy cannot catch its search index up later
-            conn.execute(sql)
+        index_pending_sync(conn)  # a read-only copy cannot catch its search index up later
         for table, cols in PRIVATE_COLUMNS.items():
             present = {r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')}
             for col in cols:

@@ -151,24 +151,17 @@ async def m0001_core(db: Database) -> None:
 # --- research archive (issue 6): full-text index and readable views --------------------------
 # The FTS rowid must survive VACUUM, which may renumber the implicit rowid of `posts`; so
 # post_search gives every post a stable INTEGER PRIMARY KEY that the index is keyed on.
-# The index is contentless (text lives in `posts` only) and holds the text with ё folded to е;
-# unicode61 folds case. Indexing is deferred: writing FTS5 from a trigger costs a segment flush
-# per statement (~150 us, which made bulk imports 5x slower), so triggers only mark a post
-# `indexed = 0` and storage.research.index_pending() indexes marked posts in one statement
-# (every search, every import batch). Invariant: indexed = 1 <=> posts_fts holds the folded
-# current text, which is what a contentless 'delete' needs.
-FTS_FOLD = "replace(replace({}, 'ё', 'е'), 'Ё', 'Е')"
+# posts_fts is contentless with two columns: `text` (the post text with ё folded to е; unicode61
+# folds case) and `stems` (bot.textsearch.stems_of, computed in Python, kept in post_search so
+# the triggers can delete exactly what was indexed). Indexing is deferred: FTS5 written from a
+# trigger flushes a segment per statement (~150 us a post), so triggers only mark a post
+# `indexed = 0` and storage.research.index_pending() indexes marked posts in batches (every
+# search, every import batch, every backup). Invariant: indexed = 1 <=> posts_fts holds
+# (folded current text, post_search.stems), which is what a contentless 'delete' needs.
 _UNINDEX_OLD = (
-    "INSERT INTO posts_fts(posts_fts, rowid, text) SELECT 'delete', search_id, "
-    + FTS_FOLD.format("old.text")
-    + " FROM post_search WHERE channel_id = old.channel_id AND message_id = old.message_id AND indexed = 1"
-)
-# Also used by storage.research.index_pending; part of this migration's contract: do not edit.
-INDEX_PENDING_SQL = (
-    "INSERT INTO posts_fts(rowid, text) SELECT s.search_id, " + FTS_FOLD.format("p.text")
-    + " FROM post_search s JOIN posts p ON p.channel_id = s.channel_id AND p.message_id = s.message_id"
-    " WHERE s.indexed = 0",
-    "UPDATE post_search SET indexed = 1 WHERE indexed = 0",
+    "INSERT INTO posts_fts(posts_fts, rowid, text, stems) "
+    "SELECT 'delete', search_id, replace(replace(old.text, 'ё', 'е'), 'Ё', 'Е'), stems FROM post_search "
+    "WHERE channel_id = old.channel_id AND message_id = old.message_id AND indexed = 1"
 )
 
 
@@ -180,23 +173,25 @@ async def m0600_research_fts(db: Database) -> None:
             channel_id INTEGER NOT NULL,
             message_id INTEGER NOT NULL,
             indexed INTEGER NOT NULL DEFAULT 0,
+            stems TEXT,
             UNIQUE (channel_id, message_id)
         )""",
         "CREATE INDEX post_search_pending ON post_search(search_id) WHERE indexed = 0",
-        "CREATE VIRTUAL TABLE posts_fts USING fts5(text, content='', tokenize='unicode61 remove_diacritics 2')",
+        "CREATE VIRTUAL TABLE posts_fts USING fts5(text, stems, content='', tokenize='unicode61 remove_diacritics 2')",
         """CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
             INSERT OR IGNORE INTO post_search(channel_id, message_id) VALUES (new.channel_id, new.message_id);
         END""",
         f"""CREATE TRIGGER posts_fts_update AFTER UPDATE OF text ON posts WHEN new.text IS NOT old.text BEGIN
             {_UNINDEX_OLD};
-            UPDATE post_search SET indexed = 0 WHERE channel_id = new.channel_id AND message_id = new.message_id;
+            UPDATE post_search SET indexed = 0, stems = NULL
+              WHERE channel_id = new.channel_id AND message_id = new.message_id;
         END""",
         f"""CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
             {_UNINDEX_OLD};
             DELETE FROM post_search WHERE channel_id = old.channel_id AND message_id = old.message_id;
         END""",
+        # Existing posts are indexed by the first search, import or backup after this migration.
         "INSERT INTO post_search(channel_id, message_id) SELECT channel_id, message_id FROM posts ORDER BY posted_at",
-        *INDEX_PENDING_SQL,
     )
 
 

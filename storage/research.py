@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator
 
 from bot.timeutil import iso
 from storage.db import Database
-from storage.migrations import INDEX_PENDING_SQL
+from bot.textsearch import stems_of
 
 # The export schema, in order (documented field by field in README.md, "Data dictionary").
 EXPORT_COLUMNS: tuple[str, ...] = (
@@ -128,11 +128,47 @@ async def has_pending_index(db: Database) -> bool:
     return await db.fetchone("SELECT 1 FROM post_search WHERE indexed = 0 LIMIT 1") is not None
 
 
-async def index_pending(db: Database) -> int:
+# The folded text comes from SQLite's own replace() so that it is byte-for-byte what the
+# triggers pass to the contentless 'delete' later.
+PENDING_SQL = (
+    "SELECT s.search_id, replace(replace(p.text, 'ё', 'е'), 'Ё', 'Е') FROM post_search s "
+    "JOIN posts p ON p.channel_id = s.channel_id AND p.message_id = s.message_id "
+    "WHERE s.indexed = 0 ORDER BY s.search_id LIMIT ?"
+)
+INSERT_FTS_SQL = "INSERT INTO posts_fts(rowid, text, stems) VALUES (?, ?, ?)"
+MARK_SQL = "UPDATE post_search SET indexed = 1, stems = ? WHERE search_id = ?"
+
+
+def stem_rows(rows: list) -> tuple[list[tuple], list[tuple]]:
+    """Pending (search_id, folded text) rows -> FTS rows and post_search updates."""
+    fts, marks = [], []
+    for search_id, folded in rows:
+        stems = stems_of(folded)
+        fts.append((search_id, folded, stems))
+        marks.append((stems, search_id))
+    return fts, marks
+
+
+async def index_pending(db: Database, *, batch: int = 5000) -> int:
     """Add posts stored or edited since the last call to the full-text index. Needs a transaction."""
-    n = await db.execute_rowcount(INDEX_PENDING_SQL[0])
-    await db.execute(INDEX_PENDING_SQL[1])
-    return n
+    done = 0
+    while rows := await db.fetchall(PENDING_SQL, (batch,)):
+        fts, marks = stem_rows([tuple(r) for r in rows])
+        await db.executemany(INSERT_FTS_SQL, fts)
+        await db.executemany(MARK_SQL, marks)
+        done += len(rows)
+    return done
+
+
+def index_pending_sync(conn: Any, *, batch: int = 5000) -> int:
+    """index_pending for a plain sqlite3 connection (copies, benchmarks). Needs a transaction."""
+    done = 0
+    while rows := conn.execute(PENDING_SQL, (batch,)).fetchall():
+        fts, marks = stem_rows([tuple(r) for r in rows])
+        conn.executemany(INSERT_FTS_SQL, fts)
+        conn.executemany(MARK_SQL, marks)
+        done += len(rows)
+    return done
 
 
 _SEARCH_SQL = """

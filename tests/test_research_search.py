@@ -80,10 +80,18 @@ async def test_empty_query_and_bad_limit(deps):
 
 
 def test_query_building():
-    assert build_fts_query("помилование") == '"помилов"*'
-    assert build_fts_query("освобождён OR амнистия") == '"освобожд"* OR "амнист"*'
-    assert build_fts_query('"Ёлки палки" 2024') == '("елки палки" AND "2024")'
+    assert build_fts_query("помилование") == '"помилов"'
+    assert build_fts_query("освобождён OR амнистия") == '"освобожд" OR "амнист"'
+    assert build_fts_query('"Ёлки палки" 2024') == '("елки палк" AND "2024")'
+    assert build_fts_query("помил* x*") == '"помил"*'  # explicit prefix; too-short prefixes dropped
+    assert build_fts_query("пресс-служба") == '("пресс" AND "служб")'
     assert light_stem("вызваліў") == light_stem("вызвалены") == "вызвал"
+    forms = ["помиловал", "помилования", "помилованы", "помилование", "помиловать", "помилованных"]
+    assert {light_stem(w) for w in forms} == {"помилов"}
+
+
+async def test_explicit_prefix(deps):
+    assert ids(await search_posts(deps, "урожа* OR уборочн*")) == [(BELTA, 1)]
 
 
 async def test_index_follows_edits_and_hard_deletes(deps):

@@ -96,12 +96,12 @@ def metadata() -> dict[str, Any]:
                                              "removed (no longer watched) ...", "last_seen_message_id":
                                              "Highest message id captured."}},
                     "post_search": {"hidden": True, "description": "Stable keys of the full-text index."},
-                    "posts_fts": {"hidden": True, "description": "Full-text index of post text (ё read as е)."},
+                    "posts_fts": {"hidden": True, "description": "Full-text index: text (ё read as е) and stems."},
                     "schema_migrations": {"hidden": True},
                 },
                 "queries": {
                     "search": {
-                        "title": "Full-text search (FTS5 syntax: помилов* for every form of a word)",
+                        "title": "Full-text search (FTS5 syntax; a light stem such as помилов finds every form)",
                         "sql": _SEARCH_SQL,
                     }
                 },

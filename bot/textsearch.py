@@ -11,6 +11,7 @@ the number of posts containing the prefix (p99 150 ms at 1M posts, against ~10 m
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from bot.errors import UserError
 
@@ -56,9 +57,12 @@ def light_stem(word: str) -> str:
     return w
 
 
+_cached_stem = lru_cache(maxsize=200_000)(light_stem)  # words repeat a lot: ~10x faster indexing
+
+
 def stems_of(text: str) -> str:
     """The `stems` column of the index: every word of the text, stemmed, space-separated."""
-    return " ".join([light_stem(w) for w in WORD.findall(text)])
+    return " ".join([_cached_stem(w) for w in WORD.findall(text)])
 
 
 def _word_term(word: str) -> str:

@@ -46,7 +46,7 @@ async def test_full_text_search_works_in_datasette(ds):
     datasette, _ = ds
     r = await datasette.client.get(f"/{DB_NAME}/posts_latest.json?_search=погода&_shape=objects")
     assert [row["message_id"] for row in r.json()["rows"]] == [11]
-    raw = await datasette.client.get(f"/{DB_NAME}/search.json?q=помилов*&_shape=objects")
+    raw = await datasette.client.get(f"/{DB_NAME}/search.json?q=помилов&_shape=objects")
     assert len(raw.json()["rows"]) == 1
 
 

@@ -70,9 +70,10 @@ def _hit(r: Any, query: str) -> SearchHit:
 async def refresh_index(db: Database) -> int:
     """Index posts stored since the last search (see storage.research.index_pending); returns how many.
 
-    On a read-only database the index stays as it is and the newest posts may be missing.
+    On a read-only database, or when called inside a transaction (the write lock is not
+    re-entrant), the index stays as it is and the newest posts may be missing.
     """
-    if not await has_pending_index(db):
+    if db.in_transaction or not await has_pending_index(db):
         return 0
     try:
         async with db.transaction():

@@ -292,5 +292,14 @@ from bot.cli_telegram import login as _login  # noqa: E402  (needs the names abo
 
 main.add_command(_login)
 
+from bot import cli_research  # noqa: E402  (researchers' commands, issue 6)
+
+main.add_command(cli_research.export)
+main.add_command(cli_research.search)
+main.add_command(cli_research.import_)
+main.add_command(cli_research.evidence)
+main.add_command(cli_research.backup)
+main.add_command(cli_research.browse)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

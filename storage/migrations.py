@@ -189,6 +189,86 @@ async def m0500_bot_audit_invites(db: Database) -> None:
     )
 
 
+# --- research archive (issue 6): full-text index and readable views --------------------------
+# The FTS rowid must survive VACUUM, which may renumber the implicit rowid of `posts`; so
+# post_search gives every post a stable INTEGER PRIMARY KEY that the index is keyed on.
+# posts_fts is contentless with two columns: `text` (the post text with ё folded to е; unicode61
+# folds case) and `stems` (bot.textsearch.stems_of, computed in Python, kept in post_search so
+# the triggers can delete exactly what was indexed). Indexing is deferred: FTS5 written from a
+# trigger flushes a segment per statement (~150 us a post), so triggers only mark a post
+# `indexed = 0` and storage.research.index_pending() indexes marked posts in batches (every
+# search, every import batch, every backup). Invariant: indexed = 1 <=> posts_fts holds
+# (folded current text, post_search.stems), which is what a contentless 'delete' needs.
+_UNINDEX_OLD = (
+    "INSERT INTO posts_fts(posts_fts, rowid, text, stems) "
+    "SELECT 'delete', search_id, replace(replace(old.text, 'ё', 'е'), 'Ё', 'Е'), stems FROM post_search "
+    "WHERE channel_id = old.channel_id AND message_id = old.message_id AND indexed = 1"
+)
+
+
+async def m0600_research_fts(db: Database) -> None:
+    await _run(
+        db,
+        """CREATE TABLE post_search (
+            search_id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            indexed INTEGER NOT NULL DEFAULT 0,
+            stems TEXT,
+            UNIQUE (channel_id, message_id)
+        )""",
+        "CREATE INDEX post_search_pending ON post_search(search_id) WHERE indexed = 0",
+        "CREATE VIRTUAL TABLE posts_fts USING fts5(text, stems, content='', tokenize='unicode61 remove_diacritics 2')",
+        """CREATE TRIGGER posts_fts_insert AFTER INSERT ON posts BEGIN
+            INSERT OR IGNORE INTO post_search(channel_id, message_id) VALUES (new.channel_id, new.message_id);
+        END""",
+        f"""CREATE TRIGGER posts_fts_update AFTER UPDATE OF text ON posts WHEN new.text IS NOT old.text BEGIN
+            {_UNINDEX_OLD};
+            UPDATE post_search SET indexed = 0, stems = NULL
+              WHERE channel_id = new.channel_id AND message_id = new.message_id;
+        END""",
+        f"""CREATE TRIGGER posts_fts_delete AFTER DELETE ON posts BEGIN
+            {_UNINDEX_OLD};
+            DELETE FROM post_search WHERE channel_id = old.channel_id AND message_id = old.message_id;
+        END""",
+        # Existing posts are indexed by the first search, import or backup after this migration.
+        "INSERT INTO post_search(channel_id, message_id) SELECT channel_id, message_id FROM posts ORDER BY posted_at",
+    )
+
+
+# The latest detection of a post (or of one version): the highest detection_id.
+_LATEST_DETECTION = (
+    "d.detection_id = (SELECT max(x.detection_id) FROM detections x "
+    "WHERE x.channel_id = {a}.channel_id AND x.message_id = {a}.message_id{extra})"
+)
+
+
+async def m0601_research_views(db: Database) -> None:
+    await _run(
+        db,
+        f"""CREATE VIEW posts_latest AS SELECT
+            p.channel_id, c.username AS channel_username, c.title AS channel_title, p.message_id, p.permalink,
+            p.posted_at, p.edited_at, p.captured_at, p.updated_at, p.deleted_at, p.version, p.text,
+            p.views, p.forwards, p.grouped_id, p.media, p.forwarded_from, p.source,
+            d.label, d.confidence, d.count, d.names, d.countries, d.extra_labels, d.detector_version,
+            d.detected_at, s.search_id
+          FROM posts p
+          LEFT JOIN channels c ON c.channel_id = p.channel_id
+          LEFT JOIN detections d ON {_LATEST_DETECTION.format(a="p", extra="")}
+          LEFT JOIN post_search s ON s.channel_id = p.channel_id AND s.message_id = p.message_id""",
+        f"""CREATE VIEW post_versions_view AS SELECT
+            v.channel_id, c.username AS channel_username, v.message_id, p.permalink, v.version,
+            p.posted_at, v.edited_at, v.captured_at, p.deleted_at, v.text, v.text_sha256,
+            p.views, p.forwards, p.grouped_id, v.media, p.forwarded_from, p.source,
+            d.label, d.confidence, d.count, d.names, d.countries, d.extra_labels, d.detector_version,
+            d.detected_at
+          FROM post_versions v
+          JOIN posts p ON p.channel_id = v.channel_id AND p.message_id = v.message_id
+          LEFT JOIN channels c ON c.channel_id = v.channel_id
+          LEFT JOIN detections d ON {_LATEST_DETECTION.format(a="v", extra=" AND x.version = v.version")}""",
+    )
+
+
 async def m0700_subscription_generation(db: Database) -> None:
     """A token that changes whenever subscribers or their filters change (any process, via triggers),
     so the matching set can be cached per connection and reloaded only when it changed. A random
@@ -208,6 +288,8 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_core", m0001_core),
     ("0300_channel_sync", m0300_channel_sync),
     ("0500_bot_audit_invites", m0500_bot_audit_invites),
+    ("0600_research_fts", m0600_research_fts),
+    ("0601_research_views", m0601_research_views),
     ("0700_subscription_generation", m0700_subscription_generation),
 ]
 

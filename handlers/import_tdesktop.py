@@ -1,0 +1,202 @@
+"""Import a Telegram Desktop channel export (`result.json`) through the capture pipeline.
+
+Two streaming passes over the file (ijson, bounded memory whatever its size):
+1. validate: every message must parse and convert; a malformed or truncated file fails here,
+   naming the message and line where it broke, before anything is written;
+2. store: each post goes through handlers.posts.handle_post(..., source="import"), without
+   alerts unless asked, so detections and versions are exactly what live capture records.
+Importing the same file again changes nothing (handle_post is idempotent). If pass 2 itself is
+interrupted (disk full, Ctrl-C) the posts stored so far are complete posts; re-running the import
+finishes the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from itertools import islice
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import UserError
+from bot.models import Channel
+from handlers.deps import Deps
+from handlers.posts import handle_post
+from handlers.tdesktop_format import (
+    CHANNEL_TYPES, CountingReader, Item, RawCounts, bare_channel_id, group_albums, read_header, to_item, to_post,
+)
+from storage import channels
+from storage.research import index_pending
+
+log = logging.getLogger(__name__)
+
+BATCH_POSTS = 500
+_BUF = 16 * 1024  # small parse buffer: the reported line of an error is then within ~16 KB
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    channel_id: int
+    channel_name: str | None
+    messages: int  # message entries in the file
+    posts: int  # posts after albums were merged
+    new: int
+    edited: int
+    unchanged: int
+    service_skipped: int
+    unsupported_skipped: int
+    local_dates: int
+    alerts_queued: int
+
+
+def _open(path: Path):
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist; give the result.json of a Telegram Desktop export") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder; give the result.json inside it") from None
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}") from e
+
+
+def _items(path: Path, tz: ZoneInfo, counts: RawCounts) -> Iterator[Item]:
+    """Every post-worthy message in file order; raises UserError naming where the file broke."""
+    import ijson
+
+    with _open(path) as raw:
+        reader = CountingReader(raw)
+        index, last_id = 0, None
+        try:
+            for msg in ijson.items(reader, "messages.item", buf_size=_BUF):
+                index += 1
+                try:
+                    got = to_item(msg, tz)
+                except (ValueError, OverflowError) as e:
+                    raise UserError(
+                        f"{path}: message #{index} (around line {reader.lines_read + 1}) cannot be read: {e}"
+                    ) from e
+                last_id = msg.get("id") if isinstance(msg, dict) else None
+                counts.messages += 1
+                if got == "service":
+                    counts.service += 1
+                elif got == "unsupported":
+                    counts.unsupported += 1
+                else:
+                    counts.local_dates += int(got.local_date)
+                    yield got
+        except ijson.JSONError as e:
+            where = f"after message #{index} (id {last_id})" if index else "before the first message"
+            detail = (str(e).strip().splitlines() or ["parse error"])[0]
+            raise UserError(
+                f"{path} is malformed or truncated near line {reader.lines_read + 1} "
+                f"(byte {reader.bytes_read}), {where}: {detail}. Nothing was imported; export the channel again."
+            ) from e
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(f"unknown time zone {name!r}; use an IANA name such as Europe/Minsk or UTC") from None
+
+
+async def import_tdesktop(
+    path: str | Path, deps: Deps, *, alert: bool = False, username: str | None = None, local_tz: str = "UTC",
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Validate then import a channel export. Raises UserError (nothing written) for a bad file.
+
+    `username` records the channel's @name (exports do not carry it); `local_tz` is used only
+    for old exports whose messages lack date_unixtime. `progress` gets the number of posts stored.
+    """
+    path = Path(path)
+    tz = _zone(local_tz)
+    with _open(path) as raw:
+        header = read_header(raw)
+    if header.whole_account:
+        raise UserError(
+            f"{path} is a whole-account export; export the channel alone "
+            "(open the channel › ⋮ › Export chat history, format JSON) and import that result.json"
+        )
+    if header.id is None:
+        raise UserError(f"{path} has no chat id at the top; is it a Telegram Desktop result.json?")
+    if header.type not in CHANNEL_TYPES:
+        raise UserError(f"{path} is an export of a {header.type or 'chat of unknown type'}, not of a channel")
+    channel_id = bare_channel_id(header.id)
+    username = await _username(deps, channel_id, username)
+
+    # Pass 1: the whole file must read cleanly before anything is stored.
+    for _ in _items(path, tz, RawCounts()):
+        pass
+
+    await _remember_channel(deps, channel_id, username, header.name)
+    counts = RawCounts()
+    posts_total = new = edited = unchanged = alerts = 0
+    items = group_albums(_items(path, tz, counts))
+    # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; each handle_post
+    # joins it, so a failure rolls back whole posts only. A plain Database commits post by post.
+    batch = getattr(deps.db, "batch", None)
+    while chunk := list(islice(items, BATCH_POSTS)):
+        async with batch() if batch is not None else nullcontext():
+            for item in chunk:
+                result = await handle_post(to_post(item, channel_id, username), deps, alert=alert, source="import")
+                new += result.outcome == "new"
+                edited += result.outcome == "edited"
+                unchanged += result.outcome == "unchanged"
+                alerts += result.alerts_queued + result.followups_queued
+            async with deps.db.transaction():  # joins the batch when there is one
+                await index_pending(deps.db)
+        posts_total += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    log.info("imported %s: %d posts (%d new, %d edited)", path.name, posts_total, new, edited)
+    return ImportResult(
+        channel_id=channel_id, channel_name=header.name, messages=counts.messages, posts=posts_total, new=new,
+        edited=edited, unchanged=unchanged, service_skipped=counts.service, unsupported_skipped=counts.unsupported,
+        local_dates=counts.local_dates, alerts_queued=alerts,
+    )
+
+
+async def _remember_channel(deps: Deps, channel_id: int, username: str | None, title: str | None) -> None:
+    """Record the channel's name; a channel that is not watched stays unwatched (status 'removed')."""
+    async with deps.db.transaction():
+        await channels.upsert(
+            deps.db, Channel(channel_id=channel_id, username=username, title=title, status="removed"), deps.clock()
+        )
+
+
+async def _username(deps: Deps, channel_id: int, given: str | None) -> str | None:
+    known = await channels.get(deps.db, channel_id)
+    if given:
+        given = given.strip().lstrip("@").removeprefix("https://t.me/").removeprefix("t.me/")
+        if known and known.username and known.username.lower() != given.lower():
+            raise UserError(
+                f"channel {channel_id} is already known as @{known.username}, not @{given}; leave out --channel"
+            )
+        by_name = await channels.find(deps.db, given)
+        if by_name and by_name.channel_id != channel_id:
+            raise UserError(
+                f"@{given} is channel {by_name.channel_id}, but this export is of channel {channel_id}; "
+                "check that you picked the right export"
+            )
+        return given
+    return known.username if known else None
+
+
+def describe(r: ImportResult) -> str:
+    """A one-paragraph summary for people."""
+    name = r.channel_name or r.channel_id
+    text = (
+        f"Imported {name} (channel {r.channel_id}): {r.messages} messages -> {r.posts} posts "
+        f"({r.new} new, {r.edited} changed, {r.unchanged} already stored); skipped {r.service_skipped} service "
+        f"and {r.unsupported_skipped} unsupported messages."
+    )
+    if r.alerts_queued:
+        text += f" Queued {r.alerts_queued} alerts."
+    if r.local_dates:
+        text += f" {r.local_dates} messages had only local dates (read in the --timezone zone)."
+    return text
+

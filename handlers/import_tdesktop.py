@@ -87,6 +87,11 @@ def _items(path: Path, tz: ZoneInfo, counts: RawCounts) -> Iterator[Item]:
                 else:
                     counts.local_dates += int(got.local_date)
                     yield got
+        except UnicodeDecodeError as e:
+            raise UserError(
+                f"{path} is not UTF-8 text near byte {reader.bytes_read} (a damaged or re-encoded file); "
+                "nothing was imported; export the channel again"
+            ) from e
         except ijson.JSONError as e:
             where = f"after message #{index} (id {last_id})" if index else "before the first message"
             detail = (str(e).strip().splitlines() or ["parse error"])[0]

@@ -76,6 +76,10 @@ def read_header(raw: BinaryIO) -> Header:
                 break
     except ijson.JSONError as e:
         raise UserError(f"the file is not a Telegram Desktop JSON export (it does not parse: {e})") from e
+    except UnicodeDecodeError:
+        raise UserError("the file is not UTF-8 text; is it a Telegram Desktop JSON export?") from None
+    except ValueError as e:  # an id that is not a whole number, or out of range
+        raise UserError(f"the file's {e}; is it a Telegram Desktop JSON export?") from None
     return h
 
 
@@ -91,12 +95,16 @@ def _int(v: Any, what: str) -> int:
     if isinstance(v, bool):
         raise ValueError(f"{what} is not a number")
     if isinstance(v, int):
-        return v
-    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
-        return int(v)
-    if hasattr(v, "to_integral_value") and v == v.to_integral_value():  # Decimal from ijson
-        return int(v)
-    raise ValueError(f"{what} is not a whole number: {v!r}")
+        n = v
+    elif isinstance(v, str) and v.strip().lstrip("-").isdigit():
+        n = int(v)
+    elif hasattr(v, "to_integral_value") and v.is_finite() and v == v.to_integral_value():  # Decimal from ijson
+        n = int(v)
+    else:
+        raise ValueError(f"{what} is not a whole number: {v!r}")
+    if not -2**63 <= n < 2**63:  # SQLite integers are 64-bit; Telegram ids fit
+        raise ValueError(f"{what} is out of range: {n}")
+    return n
 
 
 def bare_channel_id(v: Any) -> int:

@@ -19,7 +19,7 @@ from handlers.deps import Deps
 from handlers.digest import plan_delivery
 from handlers.followups import describe_changes, merge_changes
 from handlers.matching import match_reason
-from storage import bot_queries, channels, detections, outbox, posts
+from storage import bot_queries, channels, detections, outbox, posts, subscribers
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,7 @@ async def _queue_alerts(
     }
     alerts: list[dict] = []
     payloads: dict[str, str] = {}
-    for sub, filters in await bot_queries.receiving_with_filters(db):
-        if not detection.is_positive and not filters.terms and sub.subscriber_id not in already:
-            continue  # ordinary news reaches only watch terms (most posts of a burst end here)
+    for sub, filters in await _candidates(db, detection.is_positive or bool(already)):
         if sub.subscriber_id in already:
             if changes is not None and already[sub.subscriber_id].status == "sent":
                 merged = changes
@@ -172,6 +170,19 @@ async def _queue_followup(
         now=now,
     )
     return int(added)
+
+
+async def _candidates(db, everyone: bool) -> list:
+    """Who a post may concern. Ordinary news (most posts of a burst) can reach only subscribers with
+    watch terms: that subset is cached beside the full list, so news does not walk every subscriber."""
+    receiving = await bot_queries.receiving_with_filters(db)
+    if everyone:
+        return receiving
+
+    async def with_terms() -> list:
+        return [(sub, filters) for sub, filters in receiving if filters.terms]
+
+    return await subscribers.cached(db, "receiving_with_terms", with_terms)
 
 
 async def handle_deletion(channel_id: int, message_ids: list[int], deps: Deps) -> list[int]:

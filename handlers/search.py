@@ -101,7 +101,8 @@ async def search_posts(
     await refresh_index(_db(deps_or_db))
     hits: list[SearchHit] = []
     try:
-        async with aclosing(iter_search(_db(deps_or_db), fts, filters)) as rows:
+        # Fetch about as many rows as wanted: each row costs joins, and most searches stop at `limit`.
+        async with aclosing(iter_search(_db(deps_or_db), fts, filters, batch=limit + 5)) as rows:
             async for r in rows:
                 if filters.terms and not any(text_matches_term(r["text"], t) for t in filters.terms):
                     continue

@@ -242,7 +242,8 @@ async def _deliver_one(item: OutboxItem, deps: Deps, senders: Mapping[str, Sende
         if e.flood:  # pause everything at once, before this lane awaits anything
             rnd.paused_until = now + timedelta(seconds=e.after_s)
             on_flood()
-        if item.attempts + 1 >= deps.delivery.max_attempts:
+        # A flood wait is the bot's pause, not this row's failure: it never dead-letters the row.
+        if not e.flood and item.attempts + 1 >= deps.delivery.max_attempts:
             async with db.transaction():
                 await outbox.mark_failed(db, item.outbox_id, now, f"dead after {item.attempts + 1} attempts: {e}", "dead")
             log.warning("outbox %d dead-lettered after %d attempts", item.outbox_id, item.attempts + 1)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Protocol, Sequence
 
-from telethon.errors import RPCError
+from telethon.errors import FloodWaitError, RPCError
 
 from bot.models import Channel
 from bot.telegram.albums import group_posts
@@ -28,12 +28,14 @@ from bot.telegram.errors import ChannelUnresolved, SessionLost, channel_state, i
 from bot.telegram.ingest import ingest
 from config.settings import IngestSettings
 from handlers.deps import Deps
-from storage import channel_sync, channels
+from handlers.notices import notify_operators
+from storage import channel_sync, channels, events
 
 log = logging.getLogger(__name__)
 
 PAGE = 100  # messages per GetHistory request (Telegram's maximum)
 DIALOG_BATCH = 100  # channels per messages.getPeerDialogs request
+LONG_FLOOD_S = 600  # a history flood wait this long is told to operators (gaps stay unfilled meanwhile)
 
 
 class HistorySource(Protocol):
@@ -100,6 +102,25 @@ class Reconciler:
         self._kick = asyncio.Event()
         self.passes = 0
         self._unresolved_logged: set[int] = set()
+
+    async def _flood_wait(self, e: FloodWaitError) -> float:
+        """A flood wait on the history pass: wait it out before the next pass (live capture goes on);
+        tell operators once when it is long, since gaps are not filled meanwhile. Returns the wait."""
+        log.warning("reconcile pass hit a flood wait of %d s; the next pass waits for it", e.seconds)
+        if e.seconds >= LONG_FLOOD_S:
+            until = self.deps.clock() + timedelta(seconds=e.seconds)
+            await notify_operators(
+                self.deps, "flood", "history", "waiting",
+                f"Telegram asked tgwatch to pause history reads for {e.seconds / 3600:.1f} h (flood wait), "
+                f"until {until:%Y-%m-%d %H:%M} UTC. Live capture goes on; posts it misses are filled in after.",
+            )
+        return float(e.seconds)
+
+    async def _flood_over(self) -> None:
+        """A pass succeeded: a later long flood wait is told again."""
+        if await events.current(self.deps.db, "flood", "history") == "waiting":
+            async with self.deps.db.transaction():
+                await events.transition(self.deps.db, "flood", "history", "ok", self.deps.clock())
 
     def kick(self) -> None:
         """Run a pass soon (after a reconnect, or when the live path saw a hole)."""
@@ -242,10 +263,14 @@ class Reconciler:
         while not stop.is_set():
             self._kick.clear()
             rep = PassReport()
+            flood_s = 0.0
             try:
                 rep = await self.run_pass()
+                await self._flood_over()
             except SessionLost:
                 raise
+            except FloodWaitError as e:
+                flood_s = await self._flood_wait(e)
             except (RPCError, OSError, ConnectionError, asyncio.TimeoutError) as e:
                 log.warning("reconcile pass failed (%s); retrying at the next pass", type(e).__name__)
             except Exception:  # a bug must not end capture for good: say it loudly, try again next pass
@@ -253,6 +278,7 @@ class Reconciler:
             delay = self.settings.reconcile_interval_s + self.rng.uniform(0, self.settings.reconcile_jitter_s)
             if rep.deferred:
                 delay = min(delay, max(1.0, self.budget.wait_s() * 2))
+            delay = max(delay, flood_s)  # asking again during a flood wait only prolongs it
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._kick.wait())]
             try:
                 await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)

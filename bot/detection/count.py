@@ -25,11 +25,12 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
     hit_sents = set(hit_sentences(norm, hits))
     first_hit_sent = min(hit_sents)
     best: tuple[float, Number, bool] | None = None
+    memo: dict = {}
     for num in numbers:
         sent = toks[num.first].sent
         if sent not in scope:
             continue
-        scored = _score(rs, norm, words, num, hits, hit_sents, label)
+        scored = _score(rs, norm, words, num, hits, hit_sents, label, memo)
         if scored is None:
             continue
         score, approx = scored
@@ -41,18 +42,18 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         if approx or num.value is None:
             return None, (num.first, num.last)
         value = num.value
-        if _clause_has(rs, norm, words, num.first, "fact_plus_one") and rs.in_lexicon("fact_more", words[num.first - 1]):
+        if _clause_has(rs, norm, words, num.first, "fact_plus_one", memo) and rs.in_lexicon("fact_more", words[num.first - 1]):
             value += 1  # "разам з ім вызвалілі яшчэ двух" — the named person plus two more
         return value, (num.first, num.last)
     if n_names:
-        return n_names + _described_people(rs, norm, words, hits), None
+        return n_names + _described_people(rs, norm, words, hits, memo), None
     if _singular(rs, norm, words, hits):
         return 1, None
     return None, None
 
 
 def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: list,
-           hit_sents: set[int], label: str) -> tuple[float, bool] | None:
+           hit_sents: set[int], label: str, memo: dict) -> tuple[float, bool] | None:
     toks = norm.tokens
     lex = rs.in_lexicon
     i, j = num.first, num.last
@@ -94,7 +95,7 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score += 1.0  # "52 освобождённых"
     if label == "amnesty" and sent not in hit_sents and any(lex("person", w) or lex("prisoner", w) for w in (nxt, nxt2) if w):
         score += 2.0  # the amnesty's reach, stated after the lead ("затронет 7 850 осуждённых")
-    if _clause_has(rs, norm, words, i, "fact_total"):
+    if _clause_has(rs, norm, words, i, "fact_total", memo):
         score -= 3.0
     if label == "exchange" and _after_other_side(rs, norm, words, i):
         score -= 5.0
@@ -103,7 +104,18 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
     return score, approx
 
 
-def _clause_has(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon: str) -> bool:
+def _clause_has(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon: str,
+                memo: dict | None = None) -> bool:
+    """Whether the clause of token i contains an entry of the lexicon (memoised per post)."""
+    if memo is None:
+        return _clause_has_uncached(rs, norm, words, i, lexicon)
+    key = (lexicon, norm.tokens[i].clause)
+    if key not in memo:
+        memo[key] = _clause_has_uncached(rs, norm, words, i, lexicon)
+    return memo[key]
+
+
+def _clause_has_uncached(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon: str) -> bool:
     toks = norm.tokens
     clause = toks[i].clause
     k = i
@@ -126,14 +138,14 @@ def _after_other_side(rs: RuleSet, norm: Normalized, words: list[str], i: int) -
     return False
 
 
-def _described_people(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> int:
+def _described_people(rs: RuleSet, norm: Normalized, words: list[str], hits: list, memo: dict) -> int:
     """Unnamed people freed alongside named ones ("along with an American citizen and X")."""
     toks = norm.tokens
     extra = 0
     for s in hit_sentences(norm, hits):
         sent = norm.sentences[s]
         for k in range(sent.first, sent.last):
-            if not _clause_has(rs, norm, words, k, "fact_plus_one") or not rs.in_lexicon("demonym_all", words[k]):
+            if not rs.in_lexicon("demonym_all", words[k]) or not _clause_has(rs, norm, words, k, "fact_plus_one", memo):
                 continue
             near_name = any(toks[m].cap for m in range(k + 1, min(k + 3, sent.last)) if m != k)
             if not near_name:

@@ -43,8 +43,45 @@ def _forms(rs: RuleSet) -> list[tuple[str, str, tuple[str, ...], bool]]:
     return out
 
 
+def _index(rs: RuleSet) -> tuple[dict, tuple[int, ...]]:
+    """Forms indexed by their first word (exact) or its stem, so lookup is per word, not per form."""
+    cached = rs.cache.get("country_index")
+    if cached is None:
+        idx: dict[tuple[str, bool], list] = {}
+        for f in _forms(rs):
+            key = (f[2][0], f[3] and len(f[2]) == 1)
+            idx.setdefault(key, []).append(f)
+        lengths = tuple(sorted({len(k[0]) for k in idx if k[1]}))
+        cached = rs.cache["country_index"] = (idx, lengths)
+    return cached
+
+
+def _candidates(rs: RuleSet, word: str) -> list:
+    memo = rs.cache.setdefault("country_candidates", {})
+    got = memo.get(word)
+    if got is None:
+        if len(memo) >= 200_000:
+            memo.clear()
+        got = memo[word] = _candidates_uncached(rs, word)
+    return got
+
+
+def _candidates_uncached(rs: RuleSet, word: str) -> list:
+    idx, lengths = _index(rs)
+    out = list(idx.get((word, False), ()))
+    for n in lengths:
+        if n > len(word):
+            break
+        out += idx.get((word[:n], True), ())
+    order = {"demonyms": 0, "adjectives": 1, "names": 2}
+    out.sort(key=lambda f: (order[f[1]], -len(" ".join(f[2]))))
+    return out
+
+
 def _form_at(rs: RuleSet, words: list[str], i: int) -> tuple[str, str, int] | None:
-    for country, kind, form, star in _forms(rs):
+    if i < 0 or i >= len(words):
+        return None
+    for country, kind, form, star in _candidates(rs, words[i]):
         n = len(form)
         if i + n > len(words):
             continue

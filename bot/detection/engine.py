@@ -15,7 +15,7 @@ from bot.detection import count as count_mod
 from bot.detection import names as names_mod
 from bot.detection.normalize import Normalized, normalize
 from bot.detection.numbers import parse_numbers
-from bot.detection.rules import Context, RuleSet, Trigger, load_rules, match_patterns, targets
+from bot.detection.rules import Context, RuleSet, Trigger, load_rules, match_patterns
 from bot.models import Detection, Evidence
 
 CODE_VERSION = "det-1.0"
@@ -58,20 +58,46 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, o
     return before or after  # around
 
 
-def context_span(ctx: Context, norm: Normalized, matches: Matches, first: int, last: int,
+class _Index:
+    """Matches of one post grouped by sentence, so scope checks do not scan the whole post."""
+
+    __slots__ = ("matches", "matched", "by_sent", "toks")
+
+    def __init__(self, norm: Normalized, matches: Matches):
+        self.matches = matches
+        self.matched = frozenset(matches)
+        self.toks = norm.tokens
+        self.by_sent: dict[int, dict[int, list]] = {}
+
+    def in_sentence(self, sid: int, sent: int) -> list:
+        per = self.by_sent.get(sid)
+        if per is None:
+            per = {}
+            for m in self.matches.get(sid, ()):
+                per.setdefault(self.toks[m[0]].sent, []).append(m)
+            self.by_sent[sid] = per
+        return per.get(sent, [])
+
+
+def context_span(ctx: Context, norm: Normalized, index: _Index, first: int, last: int,
                  own: tuple[int, ...] = ()) -> tuple[int, int] | None:
     """Span of the first pattern of `ctx` found in its scope around tokens [first, last), else None.
 
     `own` are the trigger's matched words; other words inside a gapped trigger count as adjacent."""
     toks = norm.tokens
-    for pattern in ctx.patterns:
-        for m in matches.get(pattern[0], ()):
+    here = toks[first].sent
+    live = ctx.firsts & index.matched
+    if not live:
+        return None
+    for pattern in (p for sid in sorted(live) for p in ctx.by_first[sid]):
+        cands = index.matches.get(pattern[0], ()) if ctx.scope == "post" else index.in_sentence(pattern[0], here)
+        for m in cands:
             if m[0] == first:
                 continue  # the trigger word itself
             if not _in_scope(ctx, norm, m, first, last, own):
                 continue
             sent = toks[m[0]].sent
-            if all(any(toks[o[0]].sent == sent for o in matches.get(sid, ())) for sid in pattern[1:]):
+            if all(index.in_sentence(sid, sent) for sid in pattern[1:]):
                 return m[0], m[1]
     return None
 
@@ -80,6 +106,7 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
     """Every trigger match with the first block that vetoes it (if any)."""
     hits: list[Hit] = []
     toks, sents = norm.tokens, norm.sentences
+    index = _Index(norm, matches)
     for trig in rs.triggers:
         seen: set[tuple[int, int]] = set()
         for pattern in trig.patterns:
@@ -87,22 +114,20 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
                 if m[:2] in seen:
                     continue
                 sent = toks[m[0]].sent
-                if not all(any(toks[o[0]].sent == sent for o in matches.get(sid, ())) for sid in pattern[1:]):
+                if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
                     continue
-                if not all(context_span(c, norm, matches, m[0], m[1]) for c in trig.requires):
+                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires):
                     continue
                 seen.add(m[:2])
-                hits.append(_check_blocks(rs, norm, matches, trig, m, sents[sent].question))
+                hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
     return hits
 
 
-def _check_blocks(rs: RuleSet, norm: Normalized, matches: Matches, trig: Trigger,
+def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
                   m: tuple, question: bool) -> Hit:
     if question and rs.question_blocks:
         return Hit(trig, m[0], m[1], "block.question", m)
-    for block in rs.blocks:
-        if not targets(block.labels, trig.label, trig.rule_id):
-            continue
+    for block in rs.blocks_for(trig):
         span = context_span(block.context, norm, matches, m[0], m[1], m[2])
         if span is None:
             continue

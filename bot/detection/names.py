@@ -35,8 +35,10 @@ _LAT_FOLDS = (("sch", "S"), ("shch", "S"), ("kh", "h"), ("zh", "Z"), ("ch", "C")
               ("q", "k"), ("g", "h"))
 _LAT_DIACRITICS = {"ł": "l", "ŭ": "u", "č": "C", "š": "S", "ž": "Z", "ć": "c", "ś": "s", "ź": "z", "ń": "n",
                    "ø": "o", "ß": "ss", "đ": "d"}
-_ENDINGS = ("ого", "ому", "ему", "его", "ага", "аму", "ова", "ева", "ым", "им", "ом", "ем", "ам", "ой",
-            "ей", "ай", "ую", "юю", "ая", "яя", "ий", "ый", "ых", "их", "ами", "ями", "ах", "ях")
+# Case endings that carry a consonant (vowels vanish from the key anyway). "-им/-ым" only after
+# -ск/-цк, so first names like "Вадим", "Максим" keep their final consonant.
+_ENDINGS = ("ого", "ому", "ему", "его", "ага", "аму", "ами", "ями", "ом", "ем", "ах", "ях", "их", "ых")
+_ADJ_INSTR = ("ским", "цким", "ским", "скім", "цкім")
 
 
 def _to_latin(word: str) -> str:
@@ -57,8 +59,10 @@ def word_key(word: str) -> str:
     """Key of one name word: case-, script- and inflection-tolerant consonant skeleton."""
     w = word.lower().replace("ё", "е")
     if re.search("[а-яіўєїґ]", w):
+        if w.endswith(_ADJ_INSTR):
+            w = w[:-2]
         for end in _ENDINGS:  # Cyrillic case endings (Тихановского → тихановск)
-            if w.endswith(end) and len(w) - len(end) >= 3:
+            if w.endswith(end) and len(w) - len(end) >= 4:
                 w = w[: -len(end)]
                 break
     w = _to_latin(w)
@@ -67,7 +71,7 @@ def word_key(word: str) -> str:
     w = re.sub(r"(?<=[aeiouy])u(?=[^aeiouy]|$)", "v", w)  # Belarusian ў after a vowel: Tsikhanouski
     w = re.sub(r"dz(?=[ieyj])", "d", w)  # дзеканне: Дзянісенка ~ Денисенко
     w = re.sub(r"c(?=[ieyj])", "t", w)  # цеканне: Ціханоўскі ~ Тихановский
-    w = re.sub(r"(ogo|omu|ym|om|em|am|aja|oj|ej|uju)$", "", w) if len(w) > 5 else w
+    w = re.sub(r"(ogo|omu|om|em)$", "", w) if len(w) > 6 else w
     w = re.sub(r"[^a-zA-Z]", "", w)
     skeleton = re.sub(r"[aeiouyj]", "", w)
     skeleton = re.sub(r"(.)\1+", r"\1", skeleton)
@@ -100,7 +104,7 @@ def text_matches_term(text: str, term: str) -> bool:
 # ── extraction ─────────────────────────────────────────────────────────────────────────────
 def _surnamish(rs: RuleSet, word: str) -> bool:
     base = word
-    for end in _ENDINGS + ("а", "у", "е", "ы", "и", "ом", "a", "e", "u"):
+    for end in _ENDINGS + ("ой", "ей", "ую", "ая", "ий", "ый", "ым", "им", "а", "у", "е", "ы", "и", "a", "e", "u"):
         if base.endswith(end) and len(base) - len(end) >= 3:
             base = base[: -len(end)]
             break
@@ -114,7 +118,7 @@ def _runs(norm: Normalized, first: int, last: int) -> list[tuple[int, int]]:
     while i < last:
         if toks[i].cap and not toks[i].upper or (toks[i].cap and len(toks[i].text) == 1):
             j = i + 1
-            while j < last and toks[j].cap and text[toks[j - 1].end:toks[j].start] in (" ", "\u00a0") \
+            while j < last and toks[j].cap and text[toks[j - 1].end:toks[j].start] in (" ", "\u00a0", "-", "\u2011") \
                     and (not toks[j].upper or len(toks[j].text) == 1):
                 j += 1
             runs.append((i, j))
@@ -154,17 +158,25 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
             and toks[b + 1].sent == toks[a].sent
         if not coordinated:
             a += 1
+    while a < b and (_is_geo(rs, words[a]) or lex("name_official", words[a])):
+        a += 1  # "гражданку Польши Анжелику ..." — the country is not part of the name
     if a >= b:
         return None
     # The name opens at the first known first name; otherwise the run must be 1-2 surname-like words.
     start = next((k for k in range(a, b) if lex("first_name", words[k])), None)
     if start is None:
-        if b - a > 2:
+        if b - a > 3:
             return None
         start = a
-        described = a > 0 and toks[a - 1].sent == toks[a].sent and b - a == 2 and any(
-            lex(lx, words[a - 1]) for lx in ("person", "prisoner", "demonym_all"))
-        if not described and not all(_surnamish(rs, words[k]) or len(words[k]) == 1 for k in range(a, b)):
+        before = [k for k in (a - 1, a - 2) if k >= 0 and toks[k].sent == toks[a].sent]
+        if before and _is_geo(rs, words[before[0]]) and len(before) == 2:
+            before = before[1:]  # "гражданку Польши <Name>"
+        elif before:
+            before = before[:1]
+        described = 2 <= b - a <= 3 and any(
+            lex(lx, words[k]) for k in before for lx in ("person", "prisoner", "demonym_all"))
+        if not described and (b - a > 2 or not all(_surnamish(rs, words[k]) or len(words[k]) == 1
+                                                       for k in range(a, b))):
             return None
         if b - a == 1 and len(words[a]) == 1:
             return None

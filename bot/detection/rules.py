@@ -33,6 +33,16 @@ class Context:
     patterns: tuple[tuple[int, ...], ...]
     scope: str = "sentence"
     distance: int = 0
+    # first sequence id -> the patterns starting with it; lets a post skip patterns that never matched
+    by_first: dict[int, tuple[tuple[int, ...], ...]] = field(default_factory=dict, compare=False)
+    firsts: frozenset[int] = frozenset()
+
+    @classmethod
+    def build(cls, patterns: tuple[tuple[int, ...], ...], scope: str = "sentence", distance: int = 0) -> Context:
+        by_first: dict[int, list[tuple[int, ...]]] = {}
+        for p in patterns:
+            by_first.setdefault(p[0], []).append(p)
+        return cls(patterns, scope, distance, {k: tuple(v) for k, v in by_first.items()}, frozenset(by_first))
 
 
 @dataclass(frozen=True)
@@ -67,22 +77,76 @@ class RuleSet:
     prefix_lengths: tuple[int, ...] = ()
     starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # first element -> seq ids
     cache: dict = field(default_factory=dict)  # derived tables built lazily by fact extractors
+    word_cache: dict = field(default_factory=dict)  # word -> element ids (bounded, see rules.py)
+
+    def blocks_for(self, trig: Trigger) -> list[Block]:
+        """The blocks that apply to a trigger, in file order (computed once per trigger)."""
+        key = ("blocks_for", trig.rule_id)
+        got = self.cache.get(key)
+        if got is None:
+            got = self.cache[key] = [b for b in self.blocks if targets(b.labels, trig.label, trig.rule_id)]
+        return got
+
+    def _lex_index(self, name: str) -> tuple[set[str], dict[str, list[list[str]]], dict[str, list[list[str]]], tuple[int, ...]]:
+        """(one-word exact entries, phrases by exact first word, phrases by first-word stem, stem lengths)."""
+        key = ("lex", name)
+        idx = self.cache.get(key)
+        if idx is None:
+            exact: set[str] = set()
+            by_word: dict[str, list[list[str]]] = {}
+            by_stem: dict[str, list[list[str]]] = {}
+            for entry in self.lexicons.get(name, ()):
+                parts = entry.split()
+                if not parts:
+                    continue
+                if len(parts) == 1 and not parts[0].endswith("*"):
+                    exact.add(parts[0])
+                if parts[0].endswith("*"):
+                    by_stem.setdefault(parts[0][:-1], []).append(parts)
+                else:
+                    by_word.setdefault(parts[0], []).append(parts)
+            idx = self.cache[key] = (exact, by_word, by_stem, tuple(sorted({len(k) for k in by_stem})))
+        return idx
 
     def in_lexicon(self, name: str, word: str) -> bool:
         """Whether a folded word matches a one-word entry (exact or stem*) of a lexicon."""
-        for entry in self.lexicons.get(name, ()):
-            if entry.endswith("*") and word.startswith(entry[:-1]) or word == entry:
-                return True
+        memo = self.cache.setdefault("in_lexicon", {})
+        key = (name, word)
+        hit = memo.get(key)
+        if hit is None:
+            if len(memo) >= 200_000:
+                memo.clear()
+            hit = memo[key] = self._in_lexicon(name, word)
+        return hit
+
+    def _in_lexicon(self, name: str, word: str) -> bool:
+        exact, _, by_stem, lengths = self._lex_index(name)
+        if word in exact:
+            return True
+        for n in lengths:
+            if n > len(word):
+                break
+            for parts in by_stem.get(word[:n], ()):
+                if len(parts) == 1:
+                    return True
         return False
 
     def phrase_at(self, name: str, words: list[str], i: int) -> int:
         """Length of the longest lexicon entry (possibly several words) matching words[i:], or 0."""
+        if i < 0 or i >= len(words):
+            return 0
+        _, by_word, by_stem, lengths = self._lex_index(name)
+        w = words[i]
+        cands = list(by_word.get(w, ()))
+        for n in lengths:
+            if n > len(w):
+                break
+            cands += by_stem.get(w[:n], ())
         best = 0
-        for entry in self.lexicons.get(name, ()):
-            parts = entry.split()
+        for parts in cands:
             if i + len(parts) > len(words) or len(parts) <= best:
                 continue
-            if all(w == p or p.endswith("*") and w.startswith(p[:-1]) for w, p in zip(words[i:], parts)):
+            if all(x == p or p.endswith("*") and x.startswith(p[:-1]) for x, p in zip(words[i + 1:], parts[1:])):
                 best = len(parts)
         return best
 
@@ -224,7 +288,7 @@ class _Compiler:
         name, _, dist = scope.partition(":")
         if name not in SCOPES or (name in ("before", "after", "around")) != dist.isdigit():
             raise _err(f"{where}: bad scope '{scope}'; use before:N, after:N, around:N, clause, sentence or post.")
-        return Context(self.patterns(list(spec.get("patterns", [])), where), name, int(dist or 0))
+        return Context.build(self.patterns(list(spec.get("patterns", [])), where), name, int(dist or 0))
 
 
 def _compile(doc: dict, digest: str) -> RuleSet:
@@ -301,26 +365,38 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     rs.starts = {k: tuple(v) for k, v in starts.items()}
 
 
-def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int] | set[int]]:
+_WORD_CACHE_MAX = 200_000  # distinct words remembered per rule set (bounded memory)
+
+
+def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...]]:
+    """(element ids the word satisfies, ids of the sequences that can start at it), cached per word."""
+    cache = rs.word_cache
+    found = cache.get(t)
+    if found is not None:
+        return found
+    acc = set(rs.exact.get(t, ()))
+    prefix = rs.prefix
+    for n in rs.prefix_lengths:
+        if n > len(t):
+            break
+        hit = prefix.get(t[:n])
+        if hit:
+            acc |= hit
+    if t.isdigit() or word_value(t) is not None:
+        acc.add(NUM)
+        if len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2099:
+            acc.add(YEAR)
+    starts = tuple(sid for eid in acc for sid in rs.starts.get(eid, ()))
+    found = (frozenset(acc), starts)
+    if len(cache) >= _WORD_CACHE_MAX:
+        cache.clear()
+    cache[t] = found
+    return found
+
+
+def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
     """For each token, the ids of the pattern elements it satisfies."""
-    out = []
-    empty: frozenset[int] = frozenset()
-    exact, prefix, lengths = rs.exact, rs.prefix, rs.prefix_lengths
-    for tok in norm.tokens:
-        t = tok.text
-        found = exact.get(t, empty)
-        for n in lengths:
-            if n > len(t):
-                break
-            hit = prefix.get(t[:n])
-            if hit:
-                found = found | hit
-        if t.isdigit() or word_value(t) is not None:
-            found = found | {NUM}
-            if len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2099:
-                found = found | {YEAR}
-        out.append(found)
-    return out
+    return [_word_elements(rs, tok.text)[0] for tok in norm.tokens]
 
 
 def match_patterns(rs: RuleSet, norm: Normalized) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
@@ -328,28 +404,32 @@ def match_patterns(rs: RuleSet, norm: Normalized) -> dict[int, list[tuple[int, i
 
     Sequences never cross a sentence boundary. Greedy left-to-right: bounded work per token.
     """
-    elems = token_elements(rs, norm)
     toks = norm.tokens
+    per_word = [_word_elements(rs, tok.text) for tok in toks]
+    elems = [w[0] for w in per_word]
     found: dict[int, list[tuple[int, int, tuple[int, ...]]]] = defaultdict(list)
-    starts, seqs = rs.starts, rs.seqs
-    for i, here in enumerate(elems):
-        if not here:
+    seqs = rs.seqs
+    n_toks = len(toks)
+    for i, (_, starts) in enumerate(per_word):
+        if not starts:
             continue
         sent = toks[i].sent
-        for eid in here:
-            for sid in starts.get(eid, ()):
-                seq = seqs[sid]
-                pos, ok, at = i + 1, True, [i]
-                for el, gap in seq[1:]:
-                    limit = min(pos + gap + 1, len(toks))
-                    k = pos
-                    while k < limit and toks[k].sent == sent and el not in elems[k]:
-                        k += 1
-                    if k >= limit or toks[k].sent != sent:
-                        ok = False
-                        break
-                    pos = k + 1
-                    at.append(k)
-                if ok:
-                    found[sid].append((i, pos, tuple(at)))
+        for sid in starts:
+            seq = seqs[sid]
+            if len(seq) == 1:
+                found[sid].append((i, i + 1, (i,)))
+                continue
+            pos, ok, at = i + 1, True, [i]
+            for el, gap in seq[1:]:
+                limit = min(pos + gap + 1, n_toks)
+                k = pos
+                while k < limit and toks[k].sent == sent and el not in elems[k]:
+                    k += 1
+                if k >= limit or toks[k].sent != sent:
+                    ok = False
+                    break
+                pos = k + 1
+                at.append(k)
+            if ok:
+                found[sid].append((i, pos, tuple(at)))
     return found

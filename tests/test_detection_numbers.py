@@ -1,0 +1,38 @@
+"""Number parsing in Russian, Belarusian and English."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.detection.normalize import normalize
+from bot.detection.numbers import parse_numbers
+
+
+def values(text):
+    return [n.value for n in parse_numbers(normalize(text))]
+
+
+@pytest.mark.parametrize("text,value", [
+    ("14", 14), ("1 250", 1250), ("7\u00a0850", 7850), ("8,000", 8000), ("8 тысяч", 8000),
+    ("четырнадцать", 14), ("четырнадцати", 14), ("четырёмстам", 400), ("сто двадцать три", 123),
+    ("двое", 2), ("трое", 3), ("двух", 2), ("семерых", 7), ("тридцатью", 30),
+    ("чатырнаццаць", 14), ("шаснаццаць", 16), ("дваццаць пяць", 25), ("пяцьдзесят два", 52),
+    ("fourteen", 14), ("Twenty-five", 25), ("one hundred and twenty-three", 123), ("Eighteen", 18),
+])
+def test_number_values(text, value):
+    assert values(text) == [value]
+
+
+def test_decimals_and_times_are_not_counts():
+    assert values("2,5 года") == []
+    assert values("в 12:00") == []
+
+
+def test_vague_quantities_have_no_value():
+    assert values("несколько человек") == [None]
+    assert values("dozens of prisoners") == [None]
+
+
+def test_separate_numbers_stay_separate():
+    assert values("16 мужчин и 14 женщин") == [16, 14]
+    assert values("Three women and twenty men") == [3, 20]

@@ -1,0 +1,81 @@
+"""The rules file: context windows, negation scope, operator extension and versioning."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.detection import load_detector
+from bot.errors import ConfigError
+
+
+@pytest.fixture(scope="module")
+def det():
+    return load_detector()
+
+
+@pytest.mark.parametrize("text,label", [
+    ("Политзаключённый не был освобождён, сообщила жена.", "none"),  # negation before
+    ("Лукашенко не помиловал никого к празднику.", "none"),
+    ("Was he released? Nobody knows.", "none"),  # question
+    ("Его освободили от должности министра.", "none"),  # dismissal window after the verb
+    ("Министра освободили, а потом назначили послом.", "release"),  # no object: reads as a release
+    ("Она вышла на свободу. Её мужа не освободили.", "release"),  # negation does not cross sentences
+    ("Трамп помиловал 10 человек.", "none"),  # foreign actor in the sentence
+    ("Лукашенко по просьбе Трампа помиловал 10 человек.", "pardon"),  # Belarusian actor cancels it
+    ("В Литве освобождён белорусский дальнобойщик.", "none"),  # custody abroad
+    ("Помилованных 14 человек вывезли в Литву.", "transfer"),
+    ("Рыгор Кастусёў вышаў на свабоду ў 2023 годзе.", "none"),  # background year
+    ("Лукашенко может помиловать ещё 20 человек.", "none"),
+    ("Лукашэнка памілаваў бы ўсіх, калі б яны папрасілі.", "none"),
+])
+def test_context(det, text, label):
+    assert det.detect(text).label == label
+
+
+def test_precedence_exchange_over_pardon(det):
+    text = "Лукашенко помиловал гражданина Германии, и его обменяли в Анкаре на белорусов."
+    assert det.detect(text).label == "exchange"
+
+
+def test_operator_category_from_a_rules_file(tmp_path):
+    rules = tmp_path / "ops.toml"
+    rules.write_text(
+        '[[trigger]]\nid = "arrest.ru"\nlabel = "arrest"\nweight = 0.8\n'
+        'patterns = ["задержал*|задержан*|арестован*", "detained|arrested"]\n'
+        '[[block]]\nid = "arrest.not"\nlabels = ["arrest"]\nscope = "before:2"\npatterns = ["не"]\n',
+        encoding="utf-8")
+    det = load_detector(rules)
+    only_arrest = det.detect("В Гродно задержаны трое подписчиков.")
+    assert only_arrest.label == "arrest" and only_arrest.extra_labels == ("arrest",)
+    both = det.detect("Задержан блогер. Помилованы 12 человек.")
+    assert both.label == "pardon" and both.extra_labels == ("arrest",)
+    assert det.detect("Его не задержали.").label == "none"
+    assert det.version != load_detector().version  # a rule change changes the version
+
+
+def test_operator_file_can_disable_and_extend(tmp_path):
+    rules = tmp_path / "ops.toml"
+    rules.write_text('disable = ["block.foreign_actor"]\n[lexicon_add]\nfirst_name = ["зьміцер"]\n', encoding="utf-8")
+    assert load_detector(rules).detect("Трамп помиловал 10 человек.").label == "pardon"
+
+
+@pytest.mark.parametrize("body", [
+    "[[trigger]\n",  # TOML syntax
+    '[[trigger]]\nid = "x"\nlabel = "y"\npatterns = ["@nolex"]\n',  # unknown lexicon
+    '[[block]]\nid = "b"\nscope = "nearby"\npatterns = ["x"]\n',  # bad scope
+    '[[trigger]]\nlabel = "y"\npatterns = ["x"]\n',  # no id
+])
+def test_bad_rules_file_is_a_config_error(tmp_path, body):
+    path = tmp_path / "bad.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_detector(path)
+
+
+def test_missing_rules_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="Cannot read rules file"):
+        load_detector(tmp_path / "nope.toml")
+
+
+def test_version_is_stable_for_same_rules():
+    assert load_detector().version == load_detector().version

@@ -45,7 +45,10 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         if _clause_has(rs, norm, words, num.first, "fact_plus_one", memo) and rs.in_lexicon("fact_more", words[num.first - 1]):
             value += 1  # "разам з ім вызвалілі яшчэ двух" — the named person plus two more
         return value, (num.first, num.last)
-    if n_names:
+    among = any(rs.phrase_at("fact_among", words, k) for h in hits for k in range(max(0, h.first - 3), h.first)) \
+        or any(rs.in_lexicon("fact_names_of", words[k]) for h in hits
+               for k in range(norm.sentences[toks[h.first].sent].first, h.first))
+    if n_names and not among:
         return n_names + _described_people(rs, norm, words, hits, memo), None
     if _singular(rs, norm, words, hits):
         return 1, None
@@ -91,9 +94,11 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score -= 4.0  # "15 из них", "Nine of the 123"
     elif prev and lex("fact_subset", prev) and dist == 0:
         score += 1.5  # "Са 123 памілаваных 114 ..." — the whole group, not the part after it
+    if any(lex("fact_names_of", words[k]) for k in range(max(0, i - 2), i) if toks[k].sent == sent):
+        score -= 4.0  # "установлены имена ещё двоих" counts names, not the freed
     if nxt and lex("freed_ctx", nxt):
         score += 1.0  # "52 освобождённых"
-    if label == "amnesty" and sent not in hit_sents and any(lex("person", w) or lex("prisoner", w) for w in (nxt, nxt2) if w):
+    if label == "amnesty" and any(lex("person", w) or lex("prisoner", w) for w in (nxt, nxt2) if w):
         score += 2.0  # the amnesty's reach, stated after the lead ("затронет 7 850 осуждённых")
     if _clause_has(rs, norm, words, i, "fact_total", memo):
         score -= 3.0

@@ -237,7 +237,8 @@ class _Compiler:
                     if " " in entry.strip():
                         raise _err(f"{where}: lexicon {alt} has a multi-word entry '{entry}' and can "
                                           "only be used as a whole pattern.")
-                    self._alt(entry.strip(), exact, prefixes, where)
+                    for sub in entry.strip().split("|"):
+                        self._alt(sub, exact, prefixes, where)
             else:
                 self._alt(alt, exact, prefixes, where)
         key = (frozenset(exact), tuple(sorted(prefixes)))

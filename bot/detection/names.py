@@ -164,6 +164,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         return None
     # The name opens at the first known first name; otherwise the run must be 1-2 surname-like words.
     start = next((k for k in range(a, b) if lex("first_name", words[k])), None)
+    if start is not None and start > a and b - a <= 3 and _surnamish(rs, words[b - 1]):
+        start = a  # "Катерину Андрееву": a surname can start like a first name ("андре*")
     if start is None:
         if b - a > 3:
             return None

@@ -14,14 +14,19 @@ from bot.detection.scope import event_sentences, hit_sentences
 MIN_SCORE = 3.0  # a number must be tied to a trigger or to a noun for people
 
 
+def count_sentences(norm: Normalized, hits: list, label: str) -> list[int]:
+    """Where the count is read: the event sentences (and, for an amnesty, three more)."""
+    return event_sentences(norm, hits, follow=3 if label == "amnesty" else 0)
+
+
 def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: list, label: str,
-                 n_names: int) -> tuple[int | None, tuple[int, int] | None]:
+                 n_names: int, scope_sents: list[int] | None = None) -> tuple[int | None, tuple[int, int] | None]:
     """(count, token span of the number) for the event; (None, None) when not stated exactly."""
     if not hits:
         return None, None
     toks = norm.tokens
     words = [t.text for t in toks]
-    scope = set(event_sentences(norm, hits, follow=3 if label == "amnesty" else 0))
+    scope = set(count_sentences(norm, hits, label) if scope_sents is None else scope_sents)
     hit_sents = set(hit_sentences(norm, hits))
     first_hit_sent = min(hit_sents)
     best: tuple[float, Number, bool] | None = None

@@ -92,19 +92,27 @@ def _form_at(rs: RuleSet, words: list[str], i: int) -> tuple[str, str, int] | No
     return None
 
 
-def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str) -> list[tuple[str, tuple[int, int]]]:
-    """[(English country name, token span)] in order of first mention, without duplicates."""
+def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
+                      sentences: list[int] | None = None) -> list[tuple[str, tuple[int, int]]]:
+    """[(English country name, token span)] in order of first mention, without duplicates.
+
+    `sentences` defaults to the event sentences plus the two after each."""
     toks = norm.tokens
     words = [t.text for t in toks]
     out: dict[str, tuple[int, int]] = {}
     home = next((c for c, spec in rs.countries.items() if spec.get("home")), None)
-    for s in event_sentences(norm, hits, follow=2):
+    memo = rs.cache.setdefault("country_candidates", {})
+    for s in event_sentences(norm, hits, follow=2) if sentences is None else sentences:
         sent = norm.sentences[s]
         cue_at = None
         i = sent.first
         while i < sent.last:
             w = words[i]
-            if w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE):
+            is_cue = w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)
+            if not is_cue and memo.get(w, True) == []:
+                i += 1  # fast path: a word already known to name no country
+                continue
+            if is_cue:
                 cue_at = i if cue_at is None else cue_at
                 prev = _form_at(rs, words, i - 1) if i > sent.first else None
                 if prev and prev[1] != "demonyms" and words[i - 1].isascii():  # "Polish citizen", "US citizens"

@@ -13,7 +13,7 @@ from pathlib import Path
 from bot.detection import countries as countries_mod
 from bot.detection import count as count_mod
 from bot.detection import names as names_mod
-from bot.detection.normalize import Normalized, normalize
+from bot.detection.normalize import Normalized, normalize, prepare
 from bot.detection.numbers import parse_numbers
 from bot.detection.rules import Context, RuleSet, Trigger, load_rules, match_patterns
 from bot.models import Detection, Evidence
@@ -137,6 +137,16 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
     return Hit(trig, m[0], m[1])
 
 
+def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
+    """Trigger matches first; contexts (blockers, requirements) only in sentences that have one."""
+    matches = match_patterns(rs, norm, "trigger")
+    if not matches:
+        return []
+    sentences = {norm.tokens[m[0]].sent for found in matches.values() for m in found}
+    matches.update(match_patterns(rs, norm, "context", sentences))
+    return find_hits(rs, norm, matches)
+
+
 class Detector:
     """Compiled rules plus the detect() entry point; safe to share between threads (immutable)."""
 
@@ -146,10 +156,16 @@ class Detector:
         self.version = f"{CODE_VERSION}+{rules.digest}"
 
     def detect(self, text: str, lang: str | None = None) -> Detection:
-        norm = normalize(text if isinstance(text, str) else "", lang)
+        text = text if isinstance(text, str) else ""
         rs = self.rules
-        matches = match_patterns(rs, norm)
-        hits = find_hits(rs, norm, matches)
+        prep = prepare(text, lang)
+        if rs.prefilter is not None:
+            quick = prep.quick
+            if quick is not None and not rs.prefilter.search(quick):
+                # No trigger word anywhere: the full pass would find no hit either.
+                return Detection("none", _none_confidence([]), detector_version=self.version)
+        norm = normalize(prep)
+        hits = hits_for(rs, norm)
         active = [h for h in hits if h.blocked_by is None]
         builtin = rs.builtin_labels
         label = next((lab for lab in builtin if any(h.label == lab for h in active)), "none")
@@ -168,12 +184,13 @@ class Detector:
             return Detection(label, round(conf, 3), evidence=tuple(evidence), detector_version=self.version,
                              extra_labels=tuple(extra))
         event = [h for h in active if h.label in builtin]
-        numbers = parse_numbers(norm)
+        count_scope = count_mod.count_sentences(norm, event, label)
+        numbers = parse_numbers(norm, count_scope)
         names = names_mod.extract_names(rs, norm, event)
         hit_sents = {norm.tokens[h.first].sent for h in event}
         # Names listed after "Среди них" are a subset of a group: they do not give the count.
         own = sum(1 for n in names if norm.tokens[_token_at(norm, n.start)].sent in hit_sents)
-        count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own)
+        count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own, count_scope)
         cties = countries_mod.extract_countries(rs, norm, event, label)
         if count_span:
             evidence.append(_evidence(norm, "fact.count", count_span[0], count_span[1], "fact"))

@@ -103,6 +103,16 @@ def text_matches_term(text: str, term: str) -> bool:
 
 # ── extraction ─────────────────────────────────────────────────────────────────────────────
 def _surnamish(rs: RuleSet, word: str) -> bool:
+    memo = rs.cache.setdefault("surnamish", {})
+    got = memo.get(word)
+    if got is None:
+        if len(memo) >= 100_000:
+            memo.clear()
+        got = memo[word] = _surnamish_uncached(rs, word)
+    return got
+
+
+def _surnamish_uncached(rs: RuleSet, word: str) -> bool:
     base = word
     for end in _ENDINGS + ("ой", "ей", "ую", "ая", "ий", "ый", "ым", "им", "а", "у", "е", "ы", "и", "a", "e", "u"):
         if base.endswith(end) and len(base) - len(end) >= 3:
@@ -128,13 +138,14 @@ def _runs(norm: Normalized, first: int, last: int) -> list[tuple[int, int]]:
     return runs
 
 
-def extract_names(rs: RuleSet, norm: Normalized, hits: list) -> list[Name]:
+def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int] | None = None) -> list[Name]:
     """People freed in the event: capitalised names in the event sentences, minus officials,
     relatives, speakers and places."""
-    toks, text = norm.tokens, norm.original
+    toks = norm.tokens
     words = [t.text for t in toks]
     out: list[Name] = []
-    sentences = event_sentences(norm, hits)
+    if sentences is None:
+        sentences = event_sentences(norm, hits)
     for s in sentences:
         sent = norm.sentences[s]
         for a, b in _runs(norm, sent.first, sent.last):

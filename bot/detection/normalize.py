@@ -185,15 +185,45 @@ def _fix_token(word: str, lacinka: bool, orig: str = "") -> str:
     return word
 
 
-def normalize(text: str, lang: str | None = None) -> Normalized:
-    """Tokenise a post into folded tokens with sentence/clause structure and original offsets."""
+_MIXED_RX = re.compile(r"[а-яеиг][a-z]|[a-z][а-яеиг]")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A post cleaned and folded once, shared by the pre-filter and the token pass."""
+
+    text: str
+    folded: str
+    lacinka: bool
+    mixed: bool
+
+    @property
+    def quick(self) -> str | None:
+        """Folded text without glue marks for a cheap "could anything match?" test; None when
+        only the token pass can read the post (Łacinka, words mixing scripts)."""
+        if self.lacinka or self.mixed:
+            return None
+        return self.folded.replace(_GLUE, "")
+
+
+def prepare(text: str, lang: str | None = None) -> Prepared:
     text = clean(text or "")
+    folded = fold_chars(text)
+    return Prepared(text, folded, is_lacinka(text, lang), _MIXED_RX.search(folded) is not None)
+
+
+def quick_text(text: str, lang: str | None) -> str | None:
+    return prepare(text, lang).quick
+
+
+def normalize(text: str | Prepared, lang: str | None = None) -> Normalized:
+    """Tokenise a post into folded tokens with sentence/clause structure and original offsets."""
+    prep = text if isinstance(text, Prepared) else prepare(text, lang)
+    text, folded, lacinka = prep.text, prep.folded, prep.lacinka
     body_start = 0
     m = _FORWARD_RX.match(text)
     if m:  # a forwarded-from header names a channel, not an event
         body_start = m.end()
-    folded = fold_chars(text)
-    lacinka = is_lacinka(text, lang)
     tokens: list[Token] = []
     sentences: list[Sentence] = []
     sent_first, sent_idx, clause = 0, 0, 0
@@ -201,6 +231,8 @@ def normalize(text: str, lang: str | None = None) -> Normalized:
     parts = _SPLIT_RX.split(folded[body_start:] if body_start else folded)
     pos = body_start
     has_glue = _GLUE in folded
+    mixed = prep.mixed  # some word mixes Latin and Cyrillic letters
+    new_token = tuple.__new__  # builds the NamedTuple without its Python-level __new__
     append = tokens.append
     for k in range(1, len(parts), 2):
         gap, raw = parts[k - 1], parts[k]
@@ -208,25 +240,47 @@ def normalize(text: str, lang: str | None = None) -> Normalized:
         e = s + len(raw)
         pos = e
         if tokens and gap != " ":
-            if _is_sentence_break(gap, folded, s - len(gap), s):
+            kind = _gap_kind(gap, folded, s - len(gap), s)
+            if kind == 2:
                 sentences.append(Sentence(sent_first, len(tokens), "?" in gap))
                 sent_first, sent_idx = len(tokens), sent_idx + 1
                 clause += 1
-            elif any(c in _CLAUSE_MARK for c in gap) or " - " in gap:
+            elif kind == 1:
                 clause += 1
-        orig = text[s:e]
-        if (has_glue and _GLUE in raw) or lacinka or (not raw.isascii() and _HAS_LATIN.search(raw)):
+        if (has_glue and _GLUE in raw) or lacinka or (mixed and not raw.isascii() and _HAS_LATIN.search(raw)):
+            orig = text[s:e]
             word = _fix_token(raw, lacinka, orig)
             if not word:
                 continue
             first = orig.lstrip(_ZW)[:1]
         else:
-            word, first = raw, orig[0]
-        append(Token(word, s, e, first.isupper(), len(orig) > 1 and orig.isupper(), sent_idx, clause))
+            word, first = raw, text[s]
+        cap = first.isupper()
+        append(new_token(Token, (word, s, e, cap, cap and e - s > 1 and text[s:e].isupper(), sent_idx, clause)))
     prev_end = pos
     tail = folded[prev_end:]
     sentences.append(Sentence(sent_first, len(tokens), "?" in tail[:3]))
     return Normalized(text, tuple(tokens), tuple(sentences))
+
+
+_GAP_KINDS: dict[str, int] = {}
+
+
+def _gap_kind(gap: str, folded: str, a: int, b: int) -> int:
+    """0 = same clause, 1 = new clause, 2 = new sentence (memoised: gaps repeat a lot)."""
+    if gap.strip() in (".", ","):  # depends on the neighbours: "2.5", "U.S."
+        return 2 if _is_sentence_break(gap, folded, a, b) else (1 if "," in gap else 0)
+    kind = _GAP_KINDS.get(gap)
+    if kind is None:
+        if _is_sentence_break(gap, folded, a, b):
+            kind = 2
+        elif any(c in _CLAUSE_MARK for c in gap) or " - " in gap:
+            kind = 1
+        else:
+            kind = 0
+        if len(_GAP_KINDS) < 50_000:
+            _GAP_KINDS[gap] = kind
+    return kind
 
 
 def _is_sentence_break(gap: str, folded: str, a: int, b: int) -> bool:

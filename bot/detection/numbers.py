@@ -114,12 +114,23 @@ class Number:
     word: bool  # written as words
 
 
-def parse_numbers(norm: Normalized) -> list[Number]:
-    """Every number in the post, merging "1 250", "8,000", "двадцать пять", "8 тысяч"."""
+def parse_numbers(norm: Normalized, sentences: list[int] | None = None) -> list[Number]:
+    """Every number in the post (or in the given sentences), merging "1 250", "8,000",
+    "двадцать пять", "8 тысяч"."""
+    if sentences is None:
+        return _parse_range(norm, 0, len(norm.tokens))
+    out: list[Number] = []
+    for s in sentences:
+        sent = norm.sentences[s]
+        out += _parse_range(norm, sent.first, sent.last)
+    return out
+
+
+def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
     toks = norm.tokens
     text = norm.original
     out: list[Number] = []
-    i, n = 0, len(toks)
+    i, n = first, last
     while i < n:
         t = toks[i].text
         if t.isdigit():

@@ -11,6 +11,7 @@ Pattern language (documented for operators at the top of config/rules.toml):
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -78,6 +79,10 @@ class RuleSet:
     starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # first element -> seq ids
     cache: dict = field(default_factory=dict)  # derived tables built lazily by fact extractors
     word_cache: dict = field(default_factory=dict)  # word -> element ids (bounded, see rules.py)
+    # A regex that must match somewhere in a post for any trigger to match (None: always run).
+    prefilter: re.Pattern | None = None
+    trigger_seqs: frozenset[int] = frozenset()  # sequences used by trigger patterns
+    post_seqs: frozenset[int] = frozenset()  # sequences used by contexts with scope "post"
 
     def blocks_for(self, trig: Trigger) -> list[Block]:
         """The blocks that apply to a trigger, in file order (computed once per trigger)."""
@@ -348,6 +353,50 @@ def targets(labels: frozenset[str], label: str, rule_id: str) -> bool:
     return any(e.endswith("*") and rule_id.startswith(e[:-1]) for e in labels)
 
 
+def _trie_regex(words: set[str]) -> str:
+    """A regex alternation shaped as a trie: re tries one branch per letter, not every word."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return emit(trie)
+
+
+def _build_prefilter(rs: RuleSet, comp: _Compiler) -> re.Pattern | None:
+    """Every trigger needs one of its words to occur: collect one word-spec per trigger pattern."""
+    prefixes: set[str] = set()
+    exact: set[str] = set()
+    for trig in rs.triggers:
+        for pattern in trig.patterns:
+            seq = comp.seqs[pattern[0]]
+            options = [e for e, _ in seq if e >= 0]
+            if not options:
+                return None  # a pattern made only of numbers: cannot pre-filter
+            # The most selective word of the pattern (fewest alternatives) is the one to look for.
+            eid = min(options, key=lambda e: len(comp.elements[e][0]) + len(comp.elements[e][1]))
+            ex, pre = comp.elements[eid]
+            for w in ex:
+                (prefixes if w.endswith("ь") else exact).add(w.rstrip("ь"))
+            prefixes.update(p.rstrip("ь") for p in pre)
+    parts = []
+    if prefixes:
+        parts.append(_trie_regex(prefixes))
+    if exact:
+        parts.append(_trie_regex(exact) + r"(?!\w)")
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + ")") if parts else None
+
+
 def _index(rs: RuleSet, comp: _Compiler) -> None:
     exact: dict[str, set[int]] = defaultdict(set)
     prefix: dict[str, set[int]] = defaultdict(set)
@@ -364,13 +413,20 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     rs.prefix = {k: frozenset(v) for k, v in prefix.items()}
     rs.prefix_lengths = tuple(sorted({len(k) for k in prefix}))
     rs.starts = {k: tuple(v) for k, v in starts.items()}
+    rs.prefilter = _build_prefilter(rs, comp)
+    rs.trigger_seqs = frozenset(sid for t in rs.triggers for p in t.patterns for sid in p)
+    contexts = [c for t in rs.triggers for c in t.requires]
+    for b in rs.blocks:
+        contexts += [b.context, *b.unless]
+    rs.post_seqs = frozenset(sid for c in contexts if c.scope == "post" for p in c.patterns for sid in p)
 
 
 _WORD_CACHE_MAX = 200_000  # distinct words remembered per rule set (bounded memory)
 
 
-def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...]]:
-    """(element ids the word satisfies, ids of the sequences that can start at it), cached per word."""
+def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...], tuple[int, ...]]:
+    """(element ids the word satisfies, trigger sequences and context sequences that can start at
+    it), cached per word."""
     cache = rs.word_cache
     found = cache.get(t)
     if found is not None:
@@ -387,8 +443,9 @@ def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...]
         acc.add(NUM)
         if len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2099:
             acc.add(YEAR)
-    starts = tuple(sid for eid in acc for sid in rs.starts.get(eid, ()))
-    found = (frozenset(acc), starts)
+    starts = [sid for eid in acc for sid in rs.starts.get(eid, ())]
+    trig = rs.trigger_seqs
+    found = (frozenset(acc), tuple(x for x in starts if x in trig), tuple(x for x in starts if x not in trig))
     if len(cache) >= _WORD_CACHE_MAX:
         cache.clear()
     cache[t] = found
@@ -400,18 +457,30 @@ def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
     return [_word_elements(rs, tok.text)[0] for tok in norm.tokens]
 
 
-def match_patterns(rs: RuleSet, norm: Normalized) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
-    """All matches of every compiled sequence: seq id -> [(first, last + 1, matched token positions)].
+def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all",
+                   sentences: set[int] | None = None) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
+    """Matches of the compiled sequences: seq id -> [(first, last + 1, matched token positions)].
 
-    Sequences never cross a sentence boundary. Greedy left-to-right: bounded work per token.
+    phase "trigger" runs only trigger sequences; "context" only the others (blockers, requirements),
+    limited to `sentences` except for sequences used with scope "post". Sequences never cross a
+    sentence boundary. Greedy left-to-right: bounded work per token.
     """
     toks = norm.tokens
     per_word = [_word_elements(rs, tok.text) for tok in toks]
     elems = [w[0] for w in per_word]
     found: dict[int, list[tuple[int, int, tuple[int, ...]]]] = defaultdict(list)
     seqs = rs.seqs
+    post_seqs = rs.post_seqs
     n_toks = len(toks)
-    for i, (_, starts) in enumerate(per_word):
+    for i, (_, trig_starts, ctx_starts) in enumerate(per_word):
+        if phase == "trigger":
+            starts = trig_starts
+        elif phase == "context":
+            starts = ctx_starts
+            if sentences is not None and toks[i].sent not in sentences:
+                starts = tuple(x for x in starts if x in post_seqs)
+        else:
+            starts = trig_starts + ctx_starts
         if not starts:
             continue
         sent = toks[i].sent
@@ -422,7 +491,9 @@ def match_patterns(rs: RuleSet, norm: Normalized) -> dict[int, list[tuple[int, i
                 continue
             pos, ok, at = i + 1, True, [i]
             for el, gap in seq[1:]:
-                limit = min(pos + gap + 1, n_toks)
+                limit = pos + gap + 1
+                if limit > n_toks:
+                    limit = n_toks
                 k = pos
                 while k < limit and toks[k].sent == sent and el not in elems[k]:
                     k += 1

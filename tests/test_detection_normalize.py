@@ -68,3 +68,12 @@ def test_non_string_and_empty_input():
     det = load_detector()
     assert det.detect("").label == "none"
     assert det.detect(None).label == "none"  # type: ignore[arg-type]
+
+
+def test_unicode_digits_and_many_triggers_do_not_crash_or_stall():
+    det = load_detector()
+    assert det.detect("²<помиловал ٣ ⁵ 𝟗").label in ("pardon", "none")
+    start = time.perf_counter()
+    det.detect("Лукашенко помиловал 5 осуждённых. " + "слово " * 1500)
+    det.detect("Пост 1. " + "Лукашенко помиловал осуждённых. " * 260)
+    assert time.perf_counter() - start < 1.0  # linear in the number of words and triggers

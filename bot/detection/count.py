@@ -91,6 +91,8 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score += 0.5
     if any(lex("person", w) or lex("prisoner", w) or lex("demonym_all", w) for w in (nxt, nxt2) if w):
         score += 2.0
+        if sent in hit_sents and not _clause_has(rs, norm, words, i, "other_event", memo):
+            score += 1.0  # "Five foreigners, ..., left Belarus": the subject of the event sentence
     if prev and lex("fact_all", prev):
         score += 2.0
     if prev and lex("fact_more", prev):
@@ -99,6 +101,10 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score -= 4.0  # "15 из них", "Nine of the 123"
     elif prev and lex("fact_subset", prev) and dist == 0:
         score += 1.5  # "Са 123 памілаваных 114 ..." — the whole group, not the part after it
+    if any(rs.phrase_at("fact_among", words, k) for k in range(max(0, i - 3), i - 1) if toks[k].sent == sent):
+        score -= 3.0  # "Сярод памілаваных 11 жанчын" is part of the group
+    if any(rs.phrase_at("fact_part", words, k) for k in range(max(0, i - 3), i) if toks[k].sent == sent):
+        score -= 4.0  # "в том числе трое граждан Литвы" is part of the group
     if any(lex("fact_names_of", words[k]) for k in range(max(0, i - 2), i) if toks[k].sent == sent):
         score -= 4.0  # "установлены имена ещё двоих" counts names, not the freed
     if nxt and lex("freed_ctx", nxt):

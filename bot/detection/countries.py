@@ -14,7 +14,7 @@ from bot.detection.scope import event_sentences
 _CUE_STEMS = ("граждан", "грамадзян", "citizen", "national", "подданн", "citizenship")
 _NOT_CUE = ("гражданск", "грамадзянск", "nationalit", "nationalis", "nationwide", "national-")
 _DEST = {"в", "во", "у", "ва", "to", "into", "in", "на", "до", "да", "через", "праз", "from", "из", "з", "across",
-         "for", "at", "near", "towards"}
+         "for", "at", "near", "towards", "пределы", "межы", "territory", "территорию", "тэрыторыю", "borders"}
 _EN_AFTER_NOUN = {"and", "was", "were", "who", "has", "had", "is", "are", "on", "with", "from"}
 
 
@@ -105,6 +105,7 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
     for s in event_sentences(norm, hits, follow=2) if sentences is None else sentences:
         sent = norm.sentences[s]
         cue_at = None
+        chain_end = -99
         i = sent.first
         while i < sent.last:
             w = words[i]
@@ -114,6 +115,7 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
                 continue
             if is_cue:
                 cue_at = i if cue_at is None else cue_at
+                chain_end = i + 1
                 prev = _form_at(rs, words, i - 1) if i > sent.first else None
                 if prev and prev[1] != "demonyms" and words[i - 1].isascii():  # "Polish citizen", "US citizens"
                     _add(out, prev[0], (i - 1, i + 1))
@@ -131,8 +133,12 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
                 _add(out, country, (i, i + n))
             elif kind == "adjectives" and _adjective_is_person(rs, norm, words, i, n):
                 _add(out, country, (i, i + n))
-            elif kind == "names" and cue_at is not None and cue_at < i and not _dest_before(words, i, sent.first):
+            elif kind == "names" and cue_at is not None and cue_at < i and i - chain_end <= 3 \
+                    and not _dest_before(words, i, sent.first):
+                # Country names continue a citizenship phrase only while they follow each other
+                # closely: "граждан Польши, двое — Японии ... Эстонии и Швеции".
                 _add(out, country, (i, i + n))
+                chain_end = i + n
             i += n
     if label == "exchange" and home in out:
         del out[home]  # Belarusians in a swap are freed by the other side

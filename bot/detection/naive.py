@@ -18,7 +18,7 @@ _STEMS = {
     "release": r"освобожд|освобод|вызвал|released|freed|на свободу|на волю|на свабоду",
 }
 _RX = {label: re.compile(rf"(?i)(?:{stems})\w*") for label, stems in _STEMS.items()}
-_NUMBER = re.compile(r"\b\d+\b")
+_NUMBER = re.compile(r"\b[0-9]+\b")
 
 
 class NaiveDetector:

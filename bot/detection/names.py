@@ -148,16 +148,21 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
         sentences = event_sentences(norm, hits)
     for s in sentences:
         sent = norm.sentences[s]
+        last_end = -10
         for a, b in _runs(norm, sent.first, sent.last):
-            name = _validate(rs, norm, words, a, b, sent.first)
+            coordinated = a == last_end + 1 and words[last_end] in ("и", "and") or \
+                (a == last_end and "," in norm.original[toks[a - 1].end:toks[a].start])
+            name = _validate(rs, norm, words, a, b, sent.first, coordinated)
             if name:
                 out.append(name)
+                last_end = b
     if not out and hits:
         out = _lone_first_names(rs, norm, words)
     return _dedupe(out)
 
 
-def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, sent_first: int) -> Name | None:
+def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, sent_first: int,
+              coordinated: bool = False) -> Name | None:
     toks, text = norm.tokens, norm.original
     lex = rs.in_lexicon
     while a < b and (word_value(words[a]) is not None or any(c.isdigit() for c in words[a])):
@@ -169,14 +174,16 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
             and toks[b + 1].sent == toks[a].sent
         if not coordinated:
             a += 1
-    while a < b and (_is_geo(rs, words[a]) or lex("name_official", words[a])):
+    while a < b and (_is_geo(rs, words[a]) or lex("name_official", words[a]) or lex("name_role", words[a])):
         a += 1  # "гражданку Польши Анжелику ..." — the country is not part of the name
     if a >= b:
         return None
     # The name opens at the first known first name; otherwise the run must be 1-2 surname-like words.
     start = next((k for k in range(a, b) if lex("first_name", words[k])), None)
-    if start is not None and start > a and b - a <= 3 and _surnamish(rs, words[b - 1]):
-        start = a  # "Катерину Андрееву": a surname can start like a first name ("андре*")
+    if start is not None and start > a and b - a <= 3:
+        # "Катерину Андрееву", "Донатас Пятраускас": a surname can start like a first name
+        # ("андре*", "пятр*"); a short run of capitalised words is one name.
+        start = a
     if start is None:
         if b - a > 3:
             return None
@@ -188,6 +195,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
             before = before[:1]
         described = 2 <= b - a <= 3 and any(
             lex(lx, words[k]) for k in before for lx in ("person", "prisoner", "demonym_all"))
+        if coordinated and b - a == 2:
+            described = True  # "Роман Гурин и Алла Шарко": the second of a pair of names
         if not described and (b - a > 2 or not all(_surnamish(rs, words[k]) or len(words[k]) == 1
                                                        for k in range(a, b))):
             return None
@@ -195,7 +204,7 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
             return None
     end = min(b, start + 3)
     span = range(start, end)
-    if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) for k in span):
+    if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) or lex("month", words[k]) for k in span):
         return None
     if start == b - 1 and not lex("first_name", words[start]):
         # A lone surname: not after a place preposition, not sentence-initial unless coordinated.
@@ -204,8 +213,11 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     for k in range(max(sent_first, start - 3), start):
         if lex("name_role", words[k]) and toks[k].clause == toks[start].clause:
             return None
-    if end < len(words) and toks[end].sent == toks[start].sent and lex("name_speech", words[end]):
-        return None
+    if end < len(words) and toks[end].clause == toks[start].clause and lex("name_speech", words[end]):
+        return None  # "Наталья Эйсмонт сообщила" — the speaker
+    for k in range(max(sent_first, start - 3), start):
+        if lex("name_speech", words[k]) and toks[k].clause == toks[start].clause:
+            return None  # "паведаміла прэс-сакратарка Наталля Эйсмант"
     s, e = toks[start].start, toks[end - 1].end
     if len(words[end - 1]) == 1 and text[e:e + 1] == ".":
         e += 1

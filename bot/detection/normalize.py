@@ -39,6 +39,8 @@ _SENTENCE_END = set(".!?…\n•▪▫◾◽●■□➖")
 _CLAUSE_MARK = set(",;:—–()«»\"“”„[]|")
 _CYR = re.compile(r"[а-яёіўґєї]")
 _HAS_LATIN = re.compile(r"[a-z]")
+_DIGITS = frozenset("0123456789")
+_INITIAL_U = re.compile(r"(?<![\w\x01'’ʼ])ў")
 _ZW = "".join(k for k, v in _ONE_TO_ONE.items() if v == _GLUE and not k.isalpha())
 _LAT = re.compile(r"[a-zćčłńśšźžŭ]")
 _LACINKA_MARKS = set("ŭćčłńśšźž")
@@ -93,6 +95,8 @@ def fold_chars(text: str) -> str:
         low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     if _RARE_RX.search(low):  # control, zero-width and bidi characters: rare, so translate only then
         return low.translate(_TABLE)
+    if "ў" in low:  # word-initial ў is only у after a vowel ("у Ўкраіне"), not the в-like ў
+        low = _INITIAL_U.sub("у", low)
     # str.replace per letter is much faster than str.translate on non-ASCII text.
     for a, b in _COMMON:
         if a in low:
@@ -141,12 +145,9 @@ def lacinka_to_cyrillic(word: str) -> str:
             i += 2
             continue
         if c == "l":
-            if nxt in _L_IOT:
-                out.append("л" + _L_IOT[nxt])
-                i += 2
-            else:
-                out.append("ль")
-                i += 1
+            # Soft "l" ("la" = "ля") is folded like hard "ł": writers mix them ("pamilavaŭ").
+            out.append("л" if nxt in _L_VOW or nxt in "ji" else "ль")
+            i += 1
             continue
         if c == "j" and nxt in _L_IOT:
             out.append(_L_IOT[nxt])
@@ -163,7 +164,8 @@ def lacinka_to_cyrillic(word: str) -> str:
         else:
             out.append(_L_CONS.get(c, c))
         i += 1
-    return fold_chars("".join(out)).replace(_GLUE, "")
+    cyr = "".join(out)
+    return _keep_final_soft(fold_chars(cyr), cyr)
 
 
 def _keep_final_soft(folded: str, orig: str) -> str:
@@ -240,7 +242,7 @@ def normalize(text: str | Prepared, lang: str | None = None) -> Normalized:
         e = s + len(raw)
         pos = e
         if tokens and gap != " ":
-            kind = _gap_kind(gap, folded, s - len(gap), s)
+            kind = _gap_kind(gap, folded, s - len(gap), s, text)
             if kind == 2:
                 sentences.append(Sentence(sent_first, len(tokens), "?" in gap))
                 sent_first, sent_idx = len(tokens), sent_idx + 1
@@ -266,13 +268,15 @@ def normalize(text: str | Prepared, lang: str | None = None) -> Normalized:
 _GAP_KINDS: dict[str, int] = {}
 
 
-def _gap_kind(gap: str, folded: str, a: int, b: int) -> int:
+def _gap_kind(gap: str, folded: str, a: int, b: int, text: str) -> int:
     """0 = same clause, 1 = new clause, 2 = new sentence (memoised: gaps repeat a lot)."""
-    if gap.strip() in (".", ","):  # depends on the neighbours: "2.5", "U.S."
-        return 2 if _is_sentence_break(gap, folded, a, b) else (1 if "," in gap else 0)
+    if gap.lstrip()[:1] in (".", ","):  # depends on the neighbours: "2.5", "U.S.", "К. вышла"
+        if _is_sentence_break(gap, folded, a, b, text[b:b + 1].isupper()):
+            return 2
+        return 1 if any(c in _CLAUSE_MARK for c in gap) else 0
     kind = _GAP_KINDS.get(gap)
     if kind is None:
-        if _is_sentence_break(gap, folded, a, b):
+        if _is_sentence_break(gap, folded, a, b, False):
             kind = 2
         elif any(c in _CLAUSE_MARK for c in gap) or " - " in gap:
             kind = 1
@@ -283,14 +287,19 @@ def _gap_kind(gap: str, folded: str, a: int, b: int) -> int:
     return kind
 
 
-def _is_sentence_break(gap: str, folded: str, a: int, b: int) -> bool:
+def _is_sentence_break(gap: str, folded: str, a: int, b: int, folded_next_is_upper: bool) -> bool:
     if gap.isspace():
         return "\n" in gap
     if not any(c in _SENTENCE_END for c in gap):
         # Emoji used as bullets also start a new statement.
         return any(unicodedata.category(c) == "So" for c in gap)
-    if gap in (".", ",") and folded[a - 1:a].isdigit() and folded[b:b + 1].isdigit():
+    if gap in (".", ",") and folded[a - 1:a] in _DIGITS and folded[b:b + 1] in _DIGITS and a > 0:
         return False  # decimal point: "2.5"
-    if gap.strip() == "." and (a < 2 or not folded[a - 2].isalnum()) and folded[a - 1:a].isalpha():
-        return False  # an initial or abbreviation: "U.S.", "Людмила К. вышла"
+    if gap.lstrip().startswith(".") and folded[a - 1:a].isalpha() and (a < 2 or not folded[a - 2].isalnum()):
+        # A one-letter word before the dot is an initial or abbreviation ("U.S.", "Вадим Р., Нелли Л.",
+        # "Людмила К. вышла"), unless a capitalised word follows a space ("Ефима К. Исключительная").
+        rest = gap[1:]
+        if rest == "" or rest.lstrip()[:1] in (",", ";") or (rest.isspace() and "\n" not in rest
+                                                             and not folded_next_is_upper):
+            return False
     return True

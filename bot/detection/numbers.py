@@ -76,7 +76,13 @@ def _build_words() -> tuple[dict[str, int], dict[str, int]]:
     add(_forms(6, "шасці", "шасцю", "шасцёра", "шасцярых"))
     add(_forms(7, "сямі", "сямю", "сямёра", "сямярых"))
     add(_forms(8, "васьмі", "васьмю", "васьмёра"))
-    add(_forms(5, "пяцёра", "пяцярых"))
+    add(_forms(5, "пяцёра", "пяцярых", "пяцёх"))
+    add(_forms(6, "шасцёх"))
+    add(_forms(7, "сямёх"))
+    add(_forms(8, "васьмёх"))
+    add(_forms(9, "дзевяцёх", "дзевяцярых"))
+    add(_forms(10, "дзесяцёх", "дзесяцярых"))
+    add(_forms(2, "абодва", "абедзве", "оба", "обе", "обоих", "абодвух", "both"))
     add(_forms(50, "пяцьдзесят", "пяцідзесяці"))
     add(_forms(60, "шэсцьдзесят", "шасцідзесяці"))
     add(_forms(70, "семдзесят", "сямідзесяці"))
@@ -133,17 +139,17 @@ def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
     i, n = first, last
     while i < n:
         t = toks[i].text
-        if t.isdigit():
+        if is_digits(t):
             j, value = i + 1, int(t) if len(t) < 10 else None
             if value is None:
                 i += 1
                 continue
             # Decimal or time ("2,5 года", "12:00") is not a head count.
-            if j < n and toks[j].text.isdigit() and text[toks[i].end:toks[j].start] in (".", ",", ":") \
+            if j < n and is_digits(toks[j].text) and text[toks[i].end:toks[j].start] in (".", ",", ":") \
                     and len(toks[j].text) != 3:
                 i = j + 1
                 continue
-            while (j < n and len(toks[j].text) == 3 and toks[j].text.isdigit() and value < 1000
+            while (j < n and len(toks[j].text) == 3 and is_digits(toks[j].text) and value < 1000
                    and text[toks[j - 1].end:toks[j].start] in (" ", "\u00a0", "\u202f", ",", "\u2009")):
                 value = value * 1000 + int(toks[j].text)
                 j += 1
@@ -182,6 +188,11 @@ def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
         else:
             i += 1
     return out
+
+
+def is_digits(word: str) -> bool:
+    """ASCII digits only: str.isdigit() is also true for "²" or "٣", which int() may reject."""
+    return word.isascii() and word.isdigit()
 
 
 def word_value(word: str) -> int | None:

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from bot.detection.normalize import Normalized, fold_term
-from bot.detection.numbers import word_value
+from bot.detection.numbers import is_digits, word_value
 from bot.errors import ConfigError
 
 NUM = -1  # element id matched by any number token
@@ -439,9 +439,9 @@ def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...]
         hit = prefix.get(t[:n])
         if hit:
             acc |= hit
-    if t.isdigit() or word_value(t) is not None:
+    if is_digits(t) or word_value(t) is not None:
         acc.add(NUM)
-        if len(t) == 4 and t.isdigit() and 1900 <= int(t) <= 2099:
+        if len(t) == 4 and is_digits(t) and 1900 <= int(t) <= 2099:
             acc.add(YEAR)
     starts = [sid for eid in acc for sid in rs.starts.get(eid, ())]
     trig = rs.trigger_seqs

@@ -15,7 +15,8 @@ from bot.detection import count as count_mod
 from bot.detection import names as names_mod
 from bot.detection.normalize import Normalized, normalize, prepare
 from bot.detection.numbers import parse_numbers
-from bot.detection.rules import Context, RuleSet, Trigger, load_rules, match_patterns
+from bot.detection.matcher import match_patterns
+from bot.detection.rules import Context, RuleSet, Trigger, load_rules
 from bot.models import Detection, Evidence
 
 CODE_VERSION = "det-1.0"

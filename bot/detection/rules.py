@@ -1,5 +1,5 @@
 """Loads the rules file (config/rules.toml plus an optional operator file) and compiles its token
-patterns once into prefix/exact indexes; `match_patterns` runs them all over a post in one pass.
+patterns once into prefix/exact indexes (bot/detection/matcher.py runs them over a post).
 
 Pattern language (documented for operators at the top of config/rules.toml):
   word      the folded token equals "word"          stem*   the token starts with "stem"
@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from bot.detection.normalize import Normalized, fold_term
-from bot.detection.numbers import is_digits, word_value
+from bot.detection.normalize import fold_term
 from bot.errors import ConfigError
 
 NUM = -1  # element id matched by any number token
@@ -419,89 +418,3 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     for b in rs.blocks:
         contexts += [b.context, *b.unless]
     rs.post_seqs = frozenset(sid for c in contexts if c.scope == "post" for p in c.patterns for sid in p)
-
-
-_WORD_CACHE_MAX = 200_000  # distinct words remembered per rule set (bounded memory)
-
-
-def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...], tuple[int, ...]]:
-    """(element ids the word satisfies, trigger sequences and context sequences that can start at
-    it), cached per word."""
-    cache = rs.word_cache
-    found = cache.get(t)
-    if found is not None:
-        return found
-    acc = set(rs.exact.get(t, ()))
-    prefix = rs.prefix
-    for n in rs.prefix_lengths:
-        if n > len(t):
-            break
-        hit = prefix.get(t[:n])
-        if hit:
-            acc |= hit
-    if is_digits(t) or word_value(t) is not None:
-        acc.add(NUM)
-        if len(t) == 4 and is_digits(t) and 1900 <= int(t) <= 2099:
-            acc.add(YEAR)
-    starts = [sid for eid in acc for sid in rs.starts.get(eid, ())]
-    trig = rs.trigger_seqs
-    found = (frozenset(acc), tuple(x for x in starts if x in trig), tuple(x for x in starts if x not in trig))
-    if len(cache) >= _WORD_CACHE_MAX:
-        cache.clear()
-    cache[t] = found
-    return found
-
-
-def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
-    """For each token, the ids of the pattern elements it satisfies."""
-    return [_word_elements(rs, tok.text)[0] for tok in norm.tokens]
-
-
-def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all",
-                   sentences: set[int] | None = None) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
-    """Matches of the compiled sequences: seq id -> [(first, last + 1, matched token positions)].
-
-    phase "trigger" runs only trigger sequences; "context" only the others (blockers, requirements),
-    limited to `sentences` except for sequences used with scope "post". Sequences never cross a
-    sentence boundary. Greedy left-to-right: bounded work per token.
-    """
-    toks = norm.tokens
-    per_word = [_word_elements(rs, tok.text) for tok in toks]
-    elems = [w[0] for w in per_word]
-    found: dict[int, list[tuple[int, int, tuple[int, ...]]]] = defaultdict(list)
-    seqs = rs.seqs
-    post_seqs = rs.post_seqs
-    n_toks = len(toks)
-    for i, (_, trig_starts, ctx_starts) in enumerate(per_word):
-        if phase == "trigger":
-            starts = trig_starts
-        elif phase == "context":
-            starts = ctx_starts
-            if sentences is not None and toks[i].sent not in sentences:
-                starts = tuple(x for x in starts if x in post_seqs)
-        else:
-            starts = trig_starts + ctx_starts
-        if not starts:
-            continue
-        sent = toks[i].sent
-        for sid in starts:
-            seq = seqs[sid]
-            if len(seq) == 1:
-                found[sid].append((i, i + 1, (i,)))
-                continue
-            pos, ok, at = i + 1, True, [i]
-            for el, gap in seq[1:]:
-                limit = pos + gap + 1
-                if limit > n_toks:
-                    limit = n_toks
-                k = pos
-                while k < limit and toks[k].sent == sent and el not in elems[k]:
-                    k += 1
-                if k >= limit or toks[k].sent != sent:
-                    ok = False
-                    break
-                pos = k + 1
-                at.append(k)
-            if ok:
-                found[sid].append((i, pos, tuple(at)))
-    return found

@@ -20,7 +20,8 @@ def count_sentences(norm: Normalized, hits: list, label: str) -> list[int]:
 
 
 def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: list, label: str,
-                 n_names: int, scope_sents: list[int] | None = None) -> tuple[int | None, tuple[int, int] | None]:
+                 n_names: int, scope_sents: list[int] | None = None,
+                 name_starts: tuple[int, ...] = ()) -> tuple[int | None, tuple[int, int] | None]:
     """(count, token span of the number) for the event; (None, None) when not stated exactly."""
     if not hits:
         return None, None
@@ -40,6 +41,8 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
             continue
         score, approx = scored
         score -= 0.3 * max(0, sent - first_hit_sent)  # the lead states the main event
+        if _more_after_names(rs, norm, words, num, name_starts):
+            score += 2.0  # "помиловал Игоря Ильяша и ещё троих"
         if best is None or score > best[0]:
             best = (score, num, approx)
     if best is not None and best[0] >= MIN_SCORE:
@@ -47,7 +50,11 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         if approx or num.value is None:
             return None, (num.first, num.last)
         value = num.value
-        if _clause_has(rs, norm, words, num.first, "fact_plus_one", memo) and rs.in_lexicon("fact_more", words[num.first - 1]):
+        named_before = _more_after_names(rs, norm, words, num, name_starts)
+        if named_before:
+            value += named_before  # "помиловал Игоря Ильяша и ещё троих", "X and three others"
+        elif rs.in_lexicon("fact_more", words[num.first - 1]) and \
+                _clause_has(rs, norm, words, num.first, "fact_plus_one", memo):
             value += 1  # "разам з ім вызвалілі яшчэ двух" — the named person plus two more
         return value, (num.first, num.last)
     among = any(rs.phrase_at("fact_among", words, k) for h in hits for k in range(max(0, h.first - 3), h.first)) \
@@ -76,6 +83,15 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         return None  # "5%", "80-летие"
     if num.value is not None and 1900 <= num.value <= 2099 and not num.word:
         return None
+    start = toks[i].start
+    if not num.word and (text[start - 1:start] in ("-", "№", "#") or text[max(0, start - 2):start] in ("№ ", "# ")) \
+            and (start < 2 or text[start - 2].isalpha() or text[start - 1] in "№#" or text[start - 2] in "№#"):
+        return None  # an identifier: "ИК-3", "СИЗО №1"
+    k = j
+    while k < min(j + 4, len(words)) and words[k] in ("and", "a", "half", "с", "половиной", "з", "паловай", "і", "и"):
+        k += 1
+    if k > j and k < len(words) and lex("fact_unit", words[k]):
+        return None  # "two and a half years", "два с половиной года"
     if prev in ("№", "no", "номер", "статья", "article", "ст", "part", "ч"):
         return None
     score = 0.0
@@ -118,6 +134,17 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
     approx = any(rs.phrase_at("fact_approx", words, k) for k in range(max(0, i - 2), i)
                  if toks[k].clause == toks[i].clause)
     return score, approx
+
+
+def _more_after_names(rs: RuleSet, norm: Normalized, words: list[str], num: Number,
+                      name_starts: tuple[int, ...]) -> int:
+    """How many named people precede "ещё N" / "N others" in the same clause (0 if not that shape)."""
+    toks = norm.tokens
+    more = num.first > 0 and rs.in_lexicon("fact_more", words[num.first - 1]) or (
+        num.last < len(words) and rs.in_lexicon("fact_others", words[num.last]))
+    if not more:
+        return 0
+    return sum(1 for k in name_starts if k < num.first and toks[k].clause == toks[num.first].clause)
 
 
 def _clause_has(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon: str,

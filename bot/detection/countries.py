@@ -131,7 +131,9 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
                 continue
             if kind == "demonyms" and _demonym_counts(rs, norm, words, i, n):
                 _add(out, country, (i, i + n))
-            elif kind == "adjectives" and _adjective_is_person(rs, norm, words, i, n):
+            elif kind == "adjectives" and _adjective_is_person(rs, norm, words, i, n) and (
+                    country != home or _before_citizen_cue(words, i + n)):
+                # Belarus only when stated as citizenship: "Belarusian citizen", not "Belarusian activist".
                 _add(out, country, (i, i + n))
             elif kind == "names" and cue_at is not None and cue_at < i and i - chain_end <= 3 \
                     and not _dest_before(words, i, sent.first):
@@ -147,6 +149,10 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
 
 def _add(out: dict, country: str, span: tuple[int, int]) -> None:
     out.setdefault(country, span)
+
+
+def _before_citizen_cue(words: list[str], j: int) -> bool:
+    return j < len(words) and words[j].startswith(_CUE_STEMS) and not words[j].startswith(_NOT_CUE)
 
 
 def _dest_before(words: list[str], i: int, first: int) -> bool:

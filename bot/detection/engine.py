@@ -190,8 +190,9 @@ class Detector:
         names = names_mod.extract_names(rs, norm, event)
         hit_sents = {norm.tokens[h.first].sent for h in event}
         # Names listed after "Среди них" are a subset of a group: they do not give the count.
-        own = sum(1 for n in names if norm.tokens[_token_at(norm, n.start)].sent in hit_sents)
-        count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own, count_scope)
+        name_starts = tuple(_token_at(norm, n.start) for n in names)
+        own = sum(1 for k in name_starts if norm.tokens[k].sent in hit_sents)
+        count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own, count_scope, name_starts)
         cties = countries_mod.extract_countries(rs, norm, event, label)
         if count_span:
             evidence.append(_evidence(norm, "fact.count", count_span[0], count_span[1], "fact"))

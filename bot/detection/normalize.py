@@ -8,7 +8,6 @@ rule written as "памілаваў" matches "ПАМІЛАВАЎ", "памила
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -291,8 +290,8 @@ def _is_sentence_break(gap: str, folded: str, a: int, b: int, folded_next_is_upp
     if gap.isspace():
         return "\n" in gap
     if not any(c in _SENTENCE_END for c in gap):
-        # Emoji used as bullets also start a new statement.
-        return any(unicodedata.category(c) == "So" for c in gap)
+        # Emoji used as bullets also start a new statement (not "№", "©" and other symbols).
+        return any(ord(c) >= 0x1F000 or 0x2600 <= ord(c) <= 0x27BF or 0x2B00 <= ord(c) <= 0x2BFF for c in gap)
     if gap in (".", ",") and folded[a - 1:a] in _DIGITS and folded[b:b + 1] in _DIGITS and a > 0:
         return False  # decimal point: "2.5"
     if gap.lstrip().startswith(".") and folded[a - 1:a].isalpha() and (a < 2 or not folded[a - 2].isalnum()):

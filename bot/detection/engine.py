@@ -15,7 +15,7 @@ from bot.detection import count as count_mod
 from bot.detection import names as names_mod
 from bot.detection.normalize import Normalized, normalize, prepare
 from bot.detection.numbers import parse_numbers
-from bot.detection.matcher import match_patterns
+from bot.detection.matcher import match_patterns, word_table
 from bot.detection.rules import Context, RuleSet, Trigger, load_rules
 from bot.models import Detection, Evidence
 
@@ -140,11 +140,12 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
 
 def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
     """Trigger matches first; contexts (blockers, requirements) only in sentences that have one."""
-    matches = match_patterns(rs, norm, "trigger")
+    table = word_table(rs, norm)
+    matches = match_patterns(rs, norm, "trigger", per_word=table)
     if not matches:
         return []
     sentences = {norm.tokens[m[0]].sent for found in matches.values() for m in found}
-    matches.update(match_patterns(rs, norm, "context", sentences))
+    matches.update(match_patterns(rs, norm, "context", sentences, per_word=table))
     return find_hits(rs, norm, matches)
 
 

@@ -46,8 +46,13 @@ def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
     return [_word_elements(rs, tok.text)[0] for tok in norm.tokens]
 
 
-def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all",
-                   sentences: set[int] | None = None) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
+def word_table(rs: RuleSet, norm: Normalized) -> list[tuple[frozenset[int], tuple[int, ...], tuple[int, ...]]]:
+    """Per token: (element ids, trigger sequence starts, context sequence starts); share it across phases."""
+    return [_word_elements(rs, tok.text) for tok in norm.tokens]
+
+
+def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences: set[int] | None = None,
+                   per_word: list | None = None) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
     """Matches of the compiled sequences: seq id -> [(first, last + 1, matched token positions)].
 
     phase "trigger" runs only trigger sequences; "context" only the others (blockers, requirements),
@@ -55,7 +60,8 @@ def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all",
     sentence boundary. Greedy left-to-right: bounded work per token.
     """
     toks = norm.tokens
-    per_word = [_word_elements(rs, tok.text) for tok in toks]
+    if per_word is None:
+        per_word = word_table(rs, norm)
     elems = [w[0] for w in per_word]
     found: dict[int, list[tuple[int, int, tuple[int, ...]]]] = defaultdict(list)
     seqs = rs.seqs

@@ -50,6 +50,7 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         if approx or num.value is None:
             return None, (num.first, num.last)
         value = num.value
+        value += _coordinated_people(rs, words, num)  # "двое литовцев и эстонец"
         named_before = _more_after_names(rs, norm, words, num, name_starts)
         if named_before:
             value += named_before  # "помиловал Игоря Ильяша и ещё троих", "X and three others"
@@ -132,8 +133,25 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
     if label == "exchange" and _after_other_side(rs, norm, words, i):
         score -= 5.0
     approx = any(rs.phrase_at("fact_approx", words, k) for k in range(max(0, i - 2), i)
-                 if toks[k].clause == toks[i].clause)
+                 if toks[k].clause == toks[i].clause
+                 and not (words[k] == "over" and k > 0 and lex("phrasal_over", words[k - 1])))
     return score, approx
+
+
+def _coordinated_people(rs: RuleSet, words: list[str], num: Number) -> int:
+    """People added after the counted group: "двое литовцев и эстонец", "two Latvians and a Pole"."""
+    k = num.last + 1  # skip the counted noun
+    extra = 0
+    while k + 1 < len(words) and words[k] in ("и", "и", "and", "а", "також", "также"):
+        k += 1
+        if words[k] in ("a", "an", "one", "один", "одна", "адзин", "адна"):
+            k += 1
+        if k < len(words) and rs.in_lexicon("demonym_all", words[k]):
+            extra += 1
+            k += 1
+        else:
+            break
+    return extra
 
 
 def _more_after_names(rs: RuleSet, norm: Normalized, words: list[str], num: Number,

@@ -93,7 +93,7 @@ def context_span(ctx: Context, norm: Normalized, index: _Index, first: int, last
     for pattern in (p for sid in sorted(live) for p in ctx.by_first[sid]):
         cands = index.matches.get(pattern[0], ()) if ctx.scope == "post" else index.in_sentence(pattern[0], here)
         for m in cands:
-            if m[0] == first:
+            if m[0] == first and m[1] - m[0] == 1:
                 continue  # the trigger word itself
             if not _in_scope(ctx, norm, m, first, last, own):
                 continue

@@ -9,6 +9,8 @@ from typing import Protocol
 from bot.detection.normalize import Normalized
 
 # A sentence opening with these continues the event sentence before it ("Среди них — ...").
+# A sentence opening with a pronoun continues the person of the sentence before ("X дома! Он ...").
+_PRONOUNS = {"он", "она", "ен", "яна", "he", "she", "они", "яны", "they"}
 _AMONG = {"среди", "сярод", "among", "including", "в", "у", "including:", "их", "in", "это", "гета", "they",
           "these", "оба", "абодва", "both"}
 
@@ -31,6 +33,8 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
         sent = sents[s]
         if sent.last <= sent.first:
             continue
+        if s > 0 and toks[sent.first].text in _PRONOUNS:
+            out.add(s - 1)
         tail = text[toks[sent.last - 1].end:toks[sent.last - 1].end + 4]
         if ":" in tail:  # a list follows: take its lines
             for k in range(s + 1, min(s + 25, len(sents))):

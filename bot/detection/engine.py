@@ -128,7 +128,10 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
                   m: tuple, question: bool) -> Hit:
     if question and rs.question_blocks:
         return Hit(trig, m[0], m[1], "block.question", m)
+    matched = matches.matched
     for block in rs.blocks_for(trig):
+        if block.context.firsts.isdisjoint(matched):
+            continue  # none of its patterns occurs in this post
         span = context_span(block.context, norm, matches, m[0], m[1], m[2])
         if span is None:
             continue

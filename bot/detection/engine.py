@@ -7,6 +7,8 @@ precedence, scores confidence and gathers the facts. Pure; the rules are compile
 
 from __future__ import annotations
 
+import bisect
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,10 +213,9 @@ class Detector:
 
 
 def _token_at(norm: Normalized, offset: int) -> int:
-    for i, t in enumerate(norm.tokens):
-        if t.end > offset:
-            return i
-    return len(norm.tokens) - 1
+    """Index of the token containing (or first after) a character offset."""
+    ends = [t.end for t in norm.tokens]
+    return min(bisect.bisect_right(ends, offset), len(ends) - 1)
 
 
 def _operator_labels(active: list[Hit], builtin: tuple[str, ...]) -> list[str]:

@@ -157,7 +157,7 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
                 out.append(name)
                 last_end = b
     if not out and hits:
-        out = _lone_first_names(rs, norm, words)
+        out = _lone_first_names(rs, norm, words, hits)
     return _dedupe(out)
 
 
@@ -236,10 +236,14 @@ def _is_geo(rs: RuleSet, word: str) -> bool:
     return rs.in_lexicon("geo_all", word) or rs.in_lexicon("place", word)
 
 
-def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str]) -> list[Name]:
-    """A post that names the person only by first name, outside the trigger sentence ("Алеся вышла!")."""
+def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> list[Name]:
+    """A post that names the person only by first name, near the trigger sentence ("Алеся вышла!")."""
     out = []
-    for i, t in enumerate(norm.tokens):
+    sents = {norm.tokens[h.first].sent for h in hits}
+    lo = norm.sentences[max(0, min(sents) - 2)].first
+    hi = norm.sentences[min(len(norm.sentences) - 1, max(sents) + 1)].last
+    for i in range(lo, hi):
+        t = norm.tokens[i]
         if t.cap and not t.upper and rs.in_lexicon("first_name", words[i]):
             nxt = norm.tokens[i + 1] if i + 1 < len(words) else None
             if nxt and nxt.cap and nxt.sent == t.sent:

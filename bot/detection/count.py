@@ -142,7 +142,7 @@ def _coordinated_people(rs: RuleSet, words: list[str], num: Number) -> int:
     """People added after the counted group: "двое литовцев и эстонец", "two Latvians and a Pole"."""
     k = num.last + 1  # skip the counted noun
     extra = 0
-    while k + 1 < len(words) and words[k] in ("и", "и", "and", "а", "також", "также"):
+    while k + 1 < len(words) and words[k] in ("и", "and", "а", "также", "таксама"):
         k += 1
         if words[k] in ("a", "an", "one", "один", "одна", "адзин", "адна"):
             k += 1

@@ -53,7 +53,7 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, o
     # count as next to it, on either side.
     inside = mf > first and ml <= last and not any(mf <= k < ml for k in own)
     before = inside or ml <= first and first - ml <= ctx.distance and toks[ml - 1].clause == toks[first].clause
-    after = inside or mf > first and mf - last <= ctx.distance and toks[mf].clause == toks[first].clause
+    after = inside or mf >= last and mf - last <= ctx.distance and toks[mf].clause == toks[last - 1].clause
     if ctx.scope == "before":
         return before
     if ctx.scope == "after":

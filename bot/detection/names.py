@@ -221,6 +221,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         if lex("name_speech", words[k]) and toks[k].clause == toks[start].clause:
             return None  # "паведаміла прэс-сакратарка Наталля Эйсмант"
     s, e = toks[start].start, toks[end - 1].end
+    if text[e - 2:e] in ("'s", "’s", "ʼs"):
+        return None  # "Olga Karach's brother": a relative of the freed person
     if len(words[end - 1]) == 1 and text[e:e + 1] == ".":
         e += 1
     return Name(text[s:e], s, e)
@@ -248,7 +250,8 @@ def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str], hits: lis
             nxt = norm.tokens[i + 1] if i + 1 < len(words) else None
             if nxt and nxt.cap and nxt.sent == t.sent:
                 continue
-            if i > 0 and rs.in_lexicon("name_role", words[i - 1]):
+            if i > 0 and rs.in_lexicon("name_role", words[i - 1]) or _is_geo(rs, words[i]) \
+                    or rs.in_lexicon("name_official", words[i]):
                 continue
             out.append(Name(norm.original[t.start:t.end], t.start, t.end))
             break

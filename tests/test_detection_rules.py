@@ -41,6 +41,9 @@ def det():
     ("Мадуро помиловал 20 оппозиционеров.", "none"),
     ("Kazakhstan's president pardoned 300 convicts.", "none"),
     ("The company released version 2.0 of its app.", "none"),
+    ("Из-за жары сотрудников отпустили домой пораньше.", "none"),
+    ("The names of the victims were released by police.", "none"),
+    ("Суд отпустил обвиняемого под залог.", "release"),
 ])
 def test_context(det, text, label):
     assert det.detect(text).label == label

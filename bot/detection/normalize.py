@@ -116,6 +116,8 @@ def is_lacinka(text: str, lang: str | None) -> bool:
     if lang == "en" or lang == "ru":
         return False
     low = text[:4000].lower()
+    if not _LAT.search(low):
+        return False  # no Latin letters at all: the common case, decided without counting
     lat = len(_LAT.findall(low))
     if lat <= len(_CYR.findall(low)):
         return False

@@ -43,6 +43,8 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         score -= 0.3 * max(0, sent - first_hit_sent)  # the lead states the main event
         if _more_after_names(rs, norm, words, num, name_starts):
             score += 2.0  # "помиловал Игоря Ильяша и ещё троих"
+        if sent - 1 in hit_sents and norm.sentences[sent - 1].question and num.first == norm.sentences[sent].first:
+            score += 3.5  # the answer to "Сколько человек помиловали?"
         if best is None or score > best[0]:
             best = (score, num, approx)
     if best is not None and best[0] >= MIN_SCORE:

@@ -128,8 +128,8 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
 
 def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
                   m: tuple, question: bool) -> Hit:
-    if question and rs.question_blocks:
-        return Hit(trig, m[0], m[1], "block.question", m)
+    if question and rs.question_blocks and not _wh_question(norm, m[0]):
+        return Hit(trig, m[0], m[1], "block.question", m[:2])
     matched = matches.matched
     for block in rs.blocks_for(trig):
         if block.context.firsts.isdisjoint(matched):
@@ -141,6 +141,16 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
             continue
         return Hit(trig, m[0], m[1], block.rule_id, span)
     return Hit(trig, m[0], m[1])
+
+
+_WH = {"сколко", "колки", "куда", "куды", "где", "дзе", "кого", "каго", "кто", "хто", "когда", "how", "who",
+       "where", "when", "which", "whom", "откуда", "адкул"}  # folded forms (soft signs dropped)
+
+
+def _wh_question(norm: Normalized, i: int) -> bool:
+    """"Сколько человек помиловали?" asks about a fact (answered below); "Ці памілуе?" does not."""
+    sent = norm.sentences[norm.tokens[i].sent]
+    return any(norm.tokens[k].text in _WH for k in range(sent.first, min(sent.first + 3, sent.last)))
 
 
 def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:

@@ -146,9 +146,13 @@ def lacinka_to_cyrillic(word: str) -> str:
             i += 2
             continue
         if c == "l":
-            # Soft "l" ("la" = "ля") is folded like hard "ł": writers mix them ("pamilavaŭ").
-            out.append("л" if nxt in _L_VOW or nxt in "ji" else "ль")
-            i += 1
+            # Soft "l": "la" = "ля", "lu" = "лю"; before a consonant "ль".
+            if nxt in _L_IOT:
+                out.append("л" + _L_IOT[nxt])
+                i += 2
+            else:
+                out.append("ль")
+                i += 1
             continue
         if c == "j" and nxt in _L_IOT:
             out.append(_L_IOT[nxt])

@@ -22,6 +22,7 @@ from bot.detection.rules import Context, RuleSet, Trigger, load_rules
 from bot.models import Detection, Evidence
 
 CODE_VERSION = "det-1.0"
+MAX_HITS = 120  # trigger matches examined per post: real posts have a handful; this bounds hostile ones
 Matches = dict[int, list[tuple[int, int, tuple[int, ...]]]]
 
 
@@ -123,6 +124,8 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
                     continue
                 seen.add(m[:2])
                 hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
+                if len(hits) >= MAX_HITS:
+                    return hits
     return hits
 
 

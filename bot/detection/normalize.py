@@ -249,7 +249,9 @@ def normalize(text: str | Prepared, lang: str | None = None) -> Normalized:
         e = s + len(raw)
         pos = e
         if tokens and gap != " ":
-            kind = _gap_kind(gap, folded, s - len(gap), s, text)
+            kind = _GAP_KINDS.get(gap)
+            if kind is None:
+                kind = _gap_kind(gap, folded, s - len(gap), s, text)
             if kind == 2:
                 sentences.append(Sentence(sent_first, len(tokens), "?" in gap))
                 sent_first, sent_idx = len(tokens), sent_idx + 1

@@ -44,6 +44,9 @@ def det():
     ("Из-за жары сотрудников отпустили домой пораньше.", "none"),
     ("The names of the victims were released by police.", "none"),
     ("Суд отпустил обвиняемого под залог.", "release"),
+    ("Belarus set to free more prisoners, envoy says", "none"),
+    ("Three activists were set free on Monday.", "release"),
+    ("Belarus frees 14 political prisoners, including opposition leader", "release"),
 ])
 def test_context(det, text, label):
     assert det.detect(text).label == label

@@ -43,6 +43,8 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         score -= 0.3 * max(0, sent - first_hit_sent)  # the lead states the main event
         if _more_after_names(rs, norm, words, num, name_starts):
             score += 2.0  # "помиловал Игоря Ильяша и ещё троих"
+        if sent - 1 in hit_sents and norm.sentences[sent - 1].question and num.first - norm.sentences[sent].first <= 2:
+            score += 3.5  # the answer to "Сколько человек помиловали?"
         if best is None or score > best[0]:
             best = (score, num, approx)
     if best is not None and best[0] >= MIN_SCORE:
@@ -118,8 +120,9 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score -= 4.0  # "15 из них", "Nine of the 123"
     elif prev and lex("fact_subset", prev) and dist == 0:
         score += 1.5  # "Са 123 памілаваных 114 ..." — the whole group, not the part after it
-    if any(rs.phrase_at("fact_among", words, k) for k in range(max(0, i - 3), i - 1) if toks[k].sent == sent):
-        score -= 3.0  # "Сярод памілаваных 11 жанчын" is part of the group
+    if prev and (lex("freed_ctx", prev) or lex("prisoner", prev)) and any(
+            rs.phrase_at("fact_among", words, k) for k in range(max(0, i - 3), i - 1) if toks[k].sent == sent):
+        score -= 3.0  # "Сярод памілаваных 11 жанчын" is part of the group ("Among the 15" is the group)
     if any(rs.phrase_at("fact_part", words, k) for k in range(max(0, i - 3), i) if toks[k].sent == sent):
         score -= 4.0  # "в том числе трое граждан Литвы" is part of the group
     if any(lex("fact_names_of", words[k]) for k in range(max(0, i - 2), i) if toks[k].sent == sent):

@@ -22,6 +22,7 @@ from bot.detection.rules import Context, RuleSet, Trigger, load_rules
 from bot.models import Detection, Evidence
 
 CODE_VERSION = "det-1.0"
+MAX_HITS = 120  # trigger matches examined per post: real posts have a handful; this bounds hostile ones
 Matches = dict[int, list[tuple[int, int, tuple[int, ...]]]]
 
 
@@ -123,13 +124,15 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
                     continue
                 seen.add(m[:2])
                 hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
+                if len(hits) >= MAX_HITS:
+                    return hits
     return hits
 
 
 def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
                   m: tuple, question: bool) -> Hit:
-    if question and rs.question_blocks:
-        return Hit(trig, m[0], m[1], "block.question", m)
+    if question and rs.question_blocks and not _wh_question(norm, m[0]):
+        return Hit(trig, m[0], m[1], "block.question", m[:2])
     matched = matches.matched
     for block in rs.blocks_for(trig):
         if block.context.firsts.isdisjoint(matched):
@@ -141,6 +144,16 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
             continue
         return Hit(trig, m[0], m[1], block.rule_id, span)
     return Hit(trig, m[0], m[1])
+
+
+_WH = {"сколко", "колки", "куда", "куды", "где", "дзе", "кого", "каго", "кто", "хто", "когда", "how", "who",
+       "where", "when", "which", "whom", "откуда", "адкул"}  # folded forms (soft signs dropped)
+
+
+def _wh_question(norm: Normalized, i: int) -> bool:
+    """"Сколько человек помиловали?" asks about a fact (answered below); "Ці памілуе?" does not."""
+    sent = norm.sentences[norm.tokens[i].sent]
+    return any(norm.tokens[k].text in _WH for k in range(sent.first, min(sent.first + 3, sent.last)))
 
 
 def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:

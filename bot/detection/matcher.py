@@ -48,7 +48,8 @@ def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
 
 def word_table(rs: RuleSet, norm: Normalized) -> list[tuple[frozenset[int], tuple[int, ...], tuple[int, ...]]]:
     """Per token: (element ids, trigger sequence starts, context sequence starts); share it across phases."""
-    return [_word_elements(rs, tok.text) for tok in norm.tokens]
+    cache = rs.word_cache
+    return [cache.get(tok.text) or _word_elements(rs, tok.text) for tok in norm.tokens]
 
 
 def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences: set[int] | None = None,
@@ -67,7 +68,12 @@ def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences:
     seqs = rs.seqs
     post_seqs = rs.post_seqs
     n_toks = len(toks)
-    for i, (_, trig_starts, ctx_starts) in enumerate(per_word):
+    if phase == "trigger":
+        todo = [i for i, w in enumerate(per_word) if w[1]]  # most words start no trigger
+    else:
+        todo = [i for i, w in enumerate(per_word) if w[1] or w[2]]
+    for i in todo:
+        _, trig_starts, ctx_starts = per_word[i]
         if phase == "trigger":
             starts = trig_starts
         elif phase == "context":

@@ -36,6 +36,8 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
             continue
         if s > 0 and toks[sent.first].text in _PRONOUNS:
             out.add(s - 1)
+        if sent.question and s + 1 < len(sents):
+            out.add(s + 1)  # "Сколько человек помиловали? Семерых." — the answer follows
         tail = text[toks[sent.last - 1].end:toks[sent.last - 1].end + 4]
         if ":" in tail:  # a list follows: take its lines, up to the next blank line
             for k in range(s + 1, min(s + 25, len(sents))):

@@ -15,11 +15,13 @@ from bot.errors import TgwatchError
 from handlers.deps import Deps
 from handlers.digest import run_digests
 from handlers.liveness import run_checks
+from handlers.search import refresh_index_in_steps
 
 log = logging.getLogger(__name__)
 
 DIGEST_INTERVAL_S = 60
 HEALTH_INTERVAL_S = 60
+SEARCH_INDEX_INTERVAL_S = 60
 
 
 async def _guarded(name: str, coro_fn, deps: Deps) -> None:
@@ -38,4 +40,6 @@ def build_scheduler(deps: Deps, *, digest_interval_s: int = DIGEST_INTERVAL_S,
                   id="digests", **common)
     sched.add_job(_guarded, "interval", seconds=health_interval_s, args=("liveness", run_checks, deps),
                   id="liveness", **common)
+    sched.add_job(_guarded, "interval", seconds=SEARCH_INDEX_INTERVAL_S,
+                  args=("search index", refresh_index_in_steps, deps), id="search_index", **common)
     return sched

@@ -67,6 +67,20 @@ def _hit(r: Any, query: str) -> SearchHit:
     )
 
 
+async def refresh_index_in_steps(deps, *, step: int = 500) -> int:
+    """The service's periodic job: index what was captured since the last run, in small transactions,
+    so the live path never waits long for the write lock and Datasette users see fresh posts."""
+    db = deps.db if hasattr(deps, "db") else deps
+    done = 0
+    while await has_pending_index(db):
+        async with db.transaction():
+            n = await index_pending(db, batch=step, limit=step)
+        if n == 0:
+            break
+        done += n
+    return done
+
+
 async def refresh_index(db: Database) -> int:
     """Index posts stored since the last search (see storage.research.index_pending); returns how many.
 
@@ -101,7 +115,8 @@ async def search_posts(
     await refresh_index(_db(deps_or_db))
     hits: list[SearchHit] = []
     try:
-        async with aclosing(iter_search(_db(deps_or_db), fts, filters)) as rows:
+        # Fetch about as many rows as wanted: each row costs joins, and most searches stop at `limit`.
+        async with aclosing(iter_search(_db(deps_or_db), fts, filters, batch=limit + 5)) as rows:
             async for r in rows:
                 if filters.terms and not any(text_matches_term(r["text"], t) for t in filters.terms):
                     continue

@@ -149,10 +149,12 @@ def stem_rows(rows: list) -> tuple[list[tuple], list[tuple]]:
     return fts, marks
 
 
-async def index_pending(db: Database, *, batch: int = 5000) -> int:
-    """Add posts stored or edited since the last call to the full-text index. Needs a transaction."""
+async def index_pending(db: Database, *, batch: int = 5000, limit: int | None = None) -> int:
+    """Add posts stored or edited since the last call to the full-text index (at most `limit`).
+    Needs a transaction."""
     done = 0
-    while rows := await db.fetchall(PENDING_SQL, (batch,)):
+    while (limit is None or done < limit) and (
+            rows := await db.fetchall(PENDING_SQL, (batch if limit is None else min(batch, limit - done),))):
         fts, marks = stem_rows([tuple(r) for r in rows])
         await db.executemany(INSERT_FTS_SQL, fts)
         await db.executemany(MARK_SQL, marks)

@@ -76,4 +76,5 @@ def test_unicode_digits_and_many_triggers_do_not_crash_or_stall():
     start = time.perf_counter()
     det.detect("Лукашенко помиловал 5 осуждённых. " + "слово " * 1500)
     det.detect("Пост 1. " + "Лукашенко помиловал осуждённых. " * 260)
+    det.detect("помиловал " * 100_000)  # 1 MB of triggers: bounded by the character and hit caps
     assert time.perf_counter() - start < 1.0  # linear in the number of words and triggers

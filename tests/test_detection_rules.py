@@ -27,6 +27,26 @@ def det():
     ("Рыгор Кастусёў вышаў на свабоду ў 2023 годзе.", "none"),  # background year
     ("Лукашенко может помиловать ещё 20 человек.", "none"),
     ("Лукашэнка памілаваў бы ўсіх, калі б яны папрасілі.", "none"),
+    # Look-alikes are scoped to the trigger they govern, not the whole sentence or post.
+    ("В честь годовщины освобождения Минска Лукашенко помиловал 20 человек.", "pardon"),
+    ("Годовщина освобождения Витебска: город был освобождён в 1944 году.", "none"),
+    ("Помилованы 30 человек, которые пообещали больше не нарушать закон.", "pardon"),
+    ("Ровно год назад Лукашенко помиловал Сергея Тихановского.", "none"),
+    ("Закон об амнистии к годовщине освобождения Беларуси подписан.", "amnesty"),
+    ("Таможня освободила из-под ареста 37 грузовиков.", "none"),
+    ("Активиста выпустили из СИЗО и отвезли домой в машине адвоката.", "release"),
+    ("Указом Президента освобождены: Петров — от должности министра, Сидоров — от должности посла.", "none"),
+    ("Резиденты СЭЗ освобождены на пять лет от налога на прибыль.", "none"),
+    ("Освобождён политзаключённый, осуждённый за уклонение от уплаты налогов.", "release"),
+    ("Мадуро помиловал 20 оппозиционеров.", "none"),
+    ("Kazakhstan's president pardoned 300 convicts.", "none"),
+    ("The company released version 2.0 of its app.", "none"),
+    ("Из-за жары сотрудников отпустили домой пораньше.", "none"),
+    ("The names of the victims were released by police.", "none"),
+    ("Суд отпустил обвиняемого под залог.", "release"),
+    ("Belarus set to free more prisoners, envoy says", "none"),
+    ("Three activists were set free on Monday.", "release"),
+    ("Belarus frees 14 political prisoners, including opposition leader", "release"),
 ])
 def test_context(det, text, label):
     assert det.detect(text).label == label

@@ -105,3 +105,18 @@ async def test_index_follows_edits_and_hard_deletes(deps):
     assert ids(await search_posts(deps, "вариант")) == []
     async with deps.db.transaction():
         await deps.db.execute("INSERT INTO posts_fts(posts_fts) VALUES ('integrity-check')")
+
+
+async def test_periodic_index_refresh_works_in_small_steps(tmp_path):
+    """The service's scheduled job indexes new posts in bounded transactions."""
+    from handlers.search import refresh_index_in_steps, search_posts
+    from tests.research_support import make_deps, seed
+
+    deps = await make_deps(tmp_path)
+    try:
+        await seed(deps)
+        assert await refresh_index_in_steps(deps, step=2) >= 5
+        assert await refresh_index_in_steps(deps, step=2) == 0
+        assert await search_posts(deps.db, "заключённого", limit=10)  # another form of "заключённых"
+    finally:
+        await deps.db.close()

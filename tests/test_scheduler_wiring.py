@@ -7,11 +7,11 @@ from config.settings import load_settings
 from storage import subscribers
 
 
-async def test_scheduler_has_digest_and_liveness_jobs(deps):
+async def test_scheduler_has_digest_liveness_and_search_index_jobs(deps):
     sched = build_scheduler(deps)
     sched.start()
     try:
-        assert {j.id for j in sched.get_jobs()} == {"digests", "liveness"}
+        assert {j.id for j in sched.get_jobs()} == {"digests", "liveness", "search_index"}
     finally:
         sched.shutdown(wait=False)
 

@@ -253,7 +253,9 @@ def test_sigterm_drains_within_grace(tmp_path):
         assert code == 0, err[-3000:]
         figures = check_end_state(tmp_path / "soak.db", plan, receiver)
     # Drain stops starting sends at grace_s; the process also closes the database and exits.
-    assert drains and max(drains) <= GRACE_S + 2.0, drains
+    # The margin is for interpreter shutdown on a loaded 2-core machine (CI runs other tests
+    # beside it); a service that ignored the grace period would take the whole backlog.
+    assert drains and max(drains) <= GRACE_S + 5.0, drains
     print(f"\nSIGTERM soak: {len(drains)} stops ({before_ready} more landed during start-up), drain+exit took {min(drains):.2f}-{max(drains):.2f} s "
           f"(grace {GRACE_S:.0f} s), {figures['alerts']} alerts all received, "
           f"{figures['resent_same_key']} same-key resends")

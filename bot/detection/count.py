@@ -43,6 +43,8 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         score -= 0.3 * max(0, sent - first_hit_sent)  # the lead states the main event
         if _more_after_names(rs, norm, words, num, name_starts):
             score += 2.0  # "помиловал Игоря Ильяша и ещё троих"
+        if sent - 1 in hit_sents and norm.sentences[sent - 1].question and num.first - norm.sentences[sent].first <= 2:
+            score += 3.5  # the answer to "Сколько человек помиловали?"
         if best is None or score > best[0]:
             best = (score, num, approx)
     if best is not None and best[0] >= MIN_SCORE:
@@ -50,6 +52,7 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         if approx or num.value is None:
             return None, (num.first, num.last)
         value = num.value
+        value += _coordinated_people(rs, words, num)  # "двое литовцев и эстонец"
         named_before = _more_after_names(rs, norm, words, num, name_starts)
         if named_before:
             value += named_before  # "помиловал Игоря Ильяша и ещё троих", "X and three others"
@@ -117,8 +120,9 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score -= 4.0  # "15 из них", "Nine of the 123"
     elif prev and lex("fact_subset", prev) and dist == 0:
         score += 1.5  # "Са 123 памілаваных 114 ..." — the whole group, not the part after it
-    if any(rs.phrase_at("fact_among", words, k) for k in range(max(0, i - 3), i - 1) if toks[k].sent == sent):
-        score -= 3.0  # "Сярод памілаваных 11 жанчын" is part of the group
+    if prev and (lex("freed_ctx", prev) or lex("prisoner", prev)) and any(
+            rs.phrase_at("fact_among", words, k) for k in range(max(0, i - 3), i - 1) if toks[k].sent == sent):
+        score -= 3.0  # "Сярод памілаваных 11 жанчын" is part of the group ("Among the 15" is the group)
     if any(rs.phrase_at("fact_part", words, k) for k in range(max(0, i - 3), i) if toks[k].sent == sent):
         score -= 4.0  # "в том числе трое граждан Литвы" is part of the group
     if any(lex("fact_names_of", words[k]) for k in range(max(0, i - 2), i) if toks[k].sent == sent):
@@ -132,8 +136,25 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
     if label == "exchange" and _after_other_side(rs, norm, words, i):
         score -= 5.0
     approx = any(rs.phrase_at("fact_approx", words, k) for k in range(max(0, i - 2), i)
-                 if toks[k].clause == toks[i].clause)
+                 if toks[k].clause == toks[i].clause
+                 and not (words[k] == "over" and k > 0 and lex("phrasal_over", words[k - 1])))
     return score, approx
+
+
+def _coordinated_people(rs: RuleSet, words: list[str], num: Number) -> int:
+    """People added after the counted group: "двое литовцев и эстонец", "two Latvians and a Pole"."""
+    k = num.last + 1  # skip the counted noun
+    extra = 0
+    while k + 1 < len(words) and words[k] in ("и", "and", "а", "также", "таксама"):
+        k += 1
+        if words[k] in ("a", "an", "one", "один", "одна", "адзин", "адна"):
+            k += 1
+        if k < len(words) and rs.in_lexicon("demonym_all", words[k]):
+            extra += 1
+            k += 1
+        else:
+            break
+    return extra
 
 
 def _more_after_names(rs: RuleSet, norm: Normalized, words: list[str], num: Number,

@@ -7,6 +7,8 @@ precedence, scores confidence and gathers the facts. Pure; the rules are compile
 
 from __future__ import annotations
 
+import bisect
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,11 +17,12 @@ from bot.detection import count as count_mod
 from bot.detection import names as names_mod
 from bot.detection.normalize import Normalized, normalize, prepare
 from bot.detection.numbers import parse_numbers
-from bot.detection.matcher import match_patterns
+from bot.detection.matcher import match_patterns, word_table
 from bot.detection.rules import Context, RuleSet, Trigger, load_rules
 from bot.models import Detection, Evidence
 
 CODE_VERSION = "det-1.0"
+MAX_HITS = 120  # trigger matches examined per post: real posts have a handful; this bounds hostile ones
 Matches = dict[int, list[tuple[int, int, tuple[int, ...]]]]
 
 
@@ -51,7 +54,7 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, o
     # count as next to it, on either side.
     inside = mf > first and ml <= last and not any(mf <= k < ml for k in own)
     before = inside or ml <= first and first - ml <= ctx.distance and toks[ml - 1].clause == toks[first].clause
-    after = inside or mf > first and mf - last <= ctx.distance and toks[mf].clause == toks[first].clause
+    after = inside or mf >= last and mf - last <= ctx.distance and toks[mf].clause == toks[last - 1].clause
     if ctx.scope == "before":
         return before
     if ctx.scope == "after":
@@ -93,7 +96,7 @@ def context_span(ctx: Context, norm: Normalized, index: _Index, first: int, last
     for pattern in (p for sid in sorted(live) for p in ctx.by_first[sid]):
         cands = index.matches.get(pattern[0], ()) if ctx.scope == "post" else index.in_sentence(pattern[0], here)
         for m in cands:
-            if m[0] == first:
+            if m[0] == first and m[1] - m[0] == 1:
                 continue  # the trigger word itself
             if not _in_scope(ctx, norm, m, first, last, own):
                 continue
@@ -121,14 +124,19 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
                     continue
                 seen.add(m[:2])
                 hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
+                if len(hits) >= MAX_HITS:
+                    return hits
     return hits
 
 
 def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
                   m: tuple, question: bool) -> Hit:
-    if question and rs.question_blocks:
-        return Hit(trig, m[0], m[1], "block.question", m)
+    if question and rs.question_blocks and not _wh_question(norm, m[0]):
+        return Hit(trig, m[0], m[1], "block.question", m[:2])
+    matched = matches.matched
     for block in rs.blocks_for(trig):
+        if block.context.firsts.isdisjoint(matched):
+            continue  # none of its patterns occurs in this post
         span = context_span(block.context, norm, matches, m[0], m[1], m[2])
         if span is None:
             continue
@@ -138,13 +146,24 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
     return Hit(trig, m[0], m[1])
 
 
+_WH = {"сколко", "колки", "куда", "куды", "где", "дзе", "кого", "каго", "кто", "хто", "когда", "how", "who",
+       "where", "when", "which", "whom", "откуда", "адкул"}  # folded forms (soft signs dropped)
+
+
+def _wh_question(norm: Normalized, i: int) -> bool:
+    """"Сколько человек помиловали?" asks about a fact (answered below); "Ці памілуе?" does not."""
+    sent = norm.sentences[norm.tokens[i].sent]
+    return any(norm.tokens[k].text in _WH for k in range(sent.first, min(sent.first + 3, sent.last)))
+
+
 def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
     """Trigger matches first; contexts (blockers, requirements) only in sentences that have one."""
-    matches = match_patterns(rs, norm, "trigger")
+    table = word_table(rs, norm)
+    matches = match_patterns(rs, norm, "trigger", per_word=table)
     if not matches:
         return []
     sentences = {norm.tokens[m[0]].sent for found in matches.values() for m in found}
-    matches.update(match_patterns(rs, norm, "context", sentences))
+    matches.update(match_patterns(rs, norm, "context", sentences, per_word=table))
     return find_hits(rs, norm, matches)
 
 
@@ -207,10 +226,9 @@ class Detector:
 
 
 def _token_at(norm: Normalized, offset: int) -> int:
-    for i, t in enumerate(norm.tokens):
-        if t.end > offset:
-            return i
-    return len(norm.tokens) - 1
+    """Index of the token containing (or first after) a character offset."""
+    ends = [t.end for t in norm.tokens]
+    return min(bisect.bisect_right(ends, offset), len(ends) - 1)
 
 
 def _operator_labels(active: list[Hit], builtin: tuple[str, ...]) -> list[str]:

@@ -46,8 +46,14 @@ def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
     return [_word_elements(rs, tok.text)[0] for tok in norm.tokens]
 
 
-def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all",
-                   sentences: set[int] | None = None) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
+def word_table(rs: RuleSet, norm: Normalized) -> list[tuple[frozenset[int], tuple[int, ...], tuple[int, ...]]]:
+    """Per token: (element ids, trigger sequence starts, context sequence starts); share it across phases."""
+    cache = rs.word_cache
+    return [cache.get(tok.text) or _word_elements(rs, tok.text) for tok in norm.tokens]
+
+
+def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences: set[int] | None = None,
+                   per_word: list | None = None) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
     """Matches of the compiled sequences: seq id -> [(first, last + 1, matched token positions)].
 
     phase "trigger" runs only trigger sequences; "context" only the others (blockers, requirements),
@@ -55,13 +61,19 @@ def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all",
     sentence boundary. Greedy left-to-right: bounded work per token.
     """
     toks = norm.tokens
-    per_word = [_word_elements(rs, tok.text) for tok in toks]
+    if per_word is None:
+        per_word = word_table(rs, norm)
     elems = [w[0] for w in per_word]
     found: dict[int, list[tuple[int, int, tuple[int, ...]]]] = defaultdict(list)
     seqs = rs.seqs
     post_seqs = rs.post_seqs
     n_toks = len(toks)
-    for i, (_, trig_starts, ctx_starts) in enumerate(per_word):
+    if phase == "trigger":
+        todo = [i for i, w in enumerate(per_word) if w[1]]  # most words start no trigger
+    else:
+        todo = [i for i, w in enumerate(per_word) if w[1] or w[2]]
+    for i in todo:
+        _, trig_starts, ctx_starts = per_word[i]
         if phase == "trigger":
             starts = trig_starts
         elif phase == "context":

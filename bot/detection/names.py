@@ -157,7 +157,7 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
                 out.append(name)
                 last_end = b
     if not out and hits:
-        out = _lone_first_names(rs, norm, words)
+        out = _lone_first_names(rs, norm, words, hits)
     return _dedupe(out)
 
 
@@ -221,6 +221,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         if lex("name_speech", words[k]) and toks[k].clause == toks[start].clause:
             return None  # "паведаміла прэс-сакратарка Наталля Эйсмант"
     s, e = toks[start].start, toks[end - 1].end
+    if text[e - 2:e] in ("'s", "’s", "ʼs"):
+        return None  # "Olga Karach's brother": a relative of the freed person
     if len(words[end - 1]) == 1 and text[e:e + 1] == ".":
         e += 1
     return Name(text[s:e], s, e)
@@ -236,15 +238,20 @@ def _is_geo(rs: RuleSet, word: str) -> bool:
     return rs.in_lexicon("geo_all", word) or rs.in_lexicon("place", word)
 
 
-def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str]) -> list[Name]:
-    """A post that names the person only by first name, outside the trigger sentence ("Алеся вышла!")."""
+def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> list[Name]:
+    """A post that names the person only by first name, near the trigger sentence ("Алеся вышла!")."""
     out = []
-    for i, t in enumerate(norm.tokens):
+    sents = {norm.tokens[h.first].sent for h in hits}
+    lo = norm.sentences[max(0, min(sents) - 2)].first
+    hi = norm.sentences[min(len(norm.sentences) - 1, max(sents) + 1)].last
+    for i in range(lo, hi):
+        t = norm.tokens[i]
         if t.cap and not t.upper and rs.in_lexicon("first_name", words[i]):
             nxt = norm.tokens[i + 1] if i + 1 < len(words) else None
             if nxt and nxt.cap and nxt.sent == t.sent:
                 continue
-            if i > 0 and rs.in_lexicon("name_role", words[i - 1]):
+            if i > 0 and rs.in_lexicon("name_role", words[i - 1]) or _is_geo(rs, words[i]) \
+                    or rs.in_lexicon("name_official", words[i]):
                 continue
             out.append(Name(norm.original[t.start:t.end], t.start, t.end))
             break

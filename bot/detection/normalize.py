@@ -15,7 +15,9 @@ from typing import NamedTuple
 # become this marker and are dropped from the token, so "памілаваньне" == "памілаванне" and
 # "поми\u200bловал" == "помиловал". Keeping a marker (not deleting) keeps offsets 1:1.
 _GLUE = "\x01"
-MAX_CHARS = 20_000  # work cap per post: a positive is announced in the first screens of text
+# Work cap per post: Telegram posts are at most 4,096 characters (captions 1,024); anything longer
+# is hostile or an import artefact, and only its start is read.
+MAX_CHARS = 8_192
 
 _ONE_TO_ONE = {
     "ё": "е", "э": "е", "є": "е", "і": "и", "ї": "и", "ў": "в", "ґ": "г", "_": " ",
@@ -116,6 +118,8 @@ def is_lacinka(text: str, lang: str | None) -> bool:
     if lang == "en" or lang == "ru":
         return False
     low = text[:4000].lower()
+    if not _LAT.search(low):
+        return False  # no Latin letters at all: the common case, decided without counting
     lat = len(_LAT.findall(low))
     if lat <= len(_CYR.findall(low)):
         return False
@@ -144,9 +148,13 @@ def lacinka_to_cyrillic(word: str) -> str:
             i += 2
             continue
         if c == "l":
-            # Soft "l" ("la" = "ля") is folded like hard "ł": writers mix them ("pamilavaŭ").
-            out.append("л" if nxt in _L_VOW or nxt in "ji" else "ль")
-            i += 1
+            # Soft "l": "la" = "ля", "lu" = "лю"; before a consonant "ль".
+            if nxt in _L_IOT:
+                out.append("л" + _L_IOT[nxt])
+                i += 2
+            else:
+                out.append("ль")
+                i += 1
             continue
         if c == "j" and nxt in _L_IOT:
             out.append(_L_IOT[nxt])
@@ -241,7 +249,9 @@ def normalize(text: str | Prepared, lang: str | None = None) -> Normalized:
         e = s + len(raw)
         pos = e
         if tokens and gap != " ":
-            kind = _gap_kind(gap, folded, s - len(gap), s, text)
+            kind = _GAP_KINDS.get(gap)
+            if kind is None:
+                kind = _gap_kind(gap, folded, s - len(gap), s, text)
             if kind == 2:
                 sentences.append(Sentence(sent_first, len(tokens), "?" in gap))
                 sent_first, sent_idx = len(tokens), sent_idx + 1

@@ -139,8 +139,17 @@ class RuleSet:
         """Length of the longest lexicon entry (possibly several words) matching words[i:], or 0."""
         if i < 0 or i >= len(words):
             return 0
-        _, by_word, by_stem, lengths = self._lex_index(name)
         w = words[i]
+        starts = self.cache.setdefault(("phrase_first", name), {})
+        ok = starts.get(w)
+        if ok is None:
+            _, by_word, by_stem, lengths = self._lex_index(name)
+            ok = w in by_word or any(w[:n] in by_stem for n in lengths if n <= len(w))
+            if len(starts) < 100_000:
+                starts[w] = ok
+        if not ok:
+            return 0  # no entry starts with this word (the common case, memoised)
+        _, by_word, by_stem, lengths = self._lex_index(name)
         cands = list(by_word.get(w, ()))
         for n in lengths:
             if n > len(w):

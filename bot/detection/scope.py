@@ -9,8 +9,11 @@ from typing import Protocol
 from bot.detection.normalize import Normalized
 
 # A sentence opening with these continues the event sentence before it ("Среди них — ...").
-_AMONG = {"среди", "сярод", "among", "including", "в", "у", "including:", "их", "in", "это", "гета", "they",
-          "these", "оба", "абодва", "both"}
+# A sentence opening with a pronoun continues the person of the sentence before ("X дома! Он ...").
+_PRONOUNS = {"он", "она", "ен", "яна", "he", "she", "они", "яны", "they"}
+_AMONG = {"среди", "сярод", "among", "including", "это", "гета", "оба", "абодва", "both"}
+_AMONG_PAIRS = {("в", "их"), ("в", "том"), ("у", "тым"), ("у", "их"), ("in", "their"), ("their", "names"),
+                ("их", "имена"), ("их", "имёны")}
 
 
 class _HitLike(Protocol):
@@ -31,13 +34,23 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
         sent = sents[s]
         if sent.last <= sent.first:
             continue
+        if s > 0 and toks[sent.first].text in _PRONOUNS:
+            out.add(s - 1)
+        if sent.question and s + 1 < len(sents):
+            out.add(s + 1)  # "Сколько человек помиловали? Семерых." — the answer follows
         tail = text[toks[sent.last - 1].end:toks[sent.last - 1].end + 4]
-        if ":" in tail:  # a list follows: take its lines
+        if ":" in tail:  # a list follows: take its lines, up to the next blank line
             for k in range(s + 1, min(s + 25, len(sents))):
+                first = sents[k].first
+                if k > s + 1 and first < len(toks) and "\n\n" in text[toks[first - 1].end:toks[first].start]:
+                    break
                 out.add(k)
         for k in range(s + 1, min(s + 3, len(sents))):
             first = sents[k].first
-            if first < len(toks) and toks[first].text in _AMONG:
+            if first >= len(toks) or first >= sents[k].last:
+                continue
+            pair = (toks[first].text, toks[first + 1].text if first + 1 < sents[k].last else "")
+            if pair[0] in _AMONG or pair in _AMONG_PAIRS:
                 out.add(k)
         for k in range(s + 1, min(s + 1 + follow, len(sents))):
             out.add(k)

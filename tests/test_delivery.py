@@ -118,12 +118,19 @@ async def test_sends_to_different_subscribers_overlap_but_each_keeps_its_order(d
         def __init__(self):
             self.in_flight = self.max_in_flight = 0
             self.order: list[tuple[str, str]] = []
+            self.overlapped = asyncio.Event()
 
         async def send(self, message):
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            await asyncio.sleep(0)  # a network round trip: other lanes run meanwhile
-            await asyncio.sleep(0)
+            if self.in_flight >= 2:
+                self.overlapped.set()
+            # A network round trip long enough for another lane to start sending (two sleep(0)s
+            # were not, on a loaded machine: the other lane was still reading the database).
+            try:
+                await asyncio.wait_for(self.overlapped.wait(), timeout=5)
+            except asyncio.TimeoutError:
+                pass
             self.in_flight -= 1
             self.order.append((message.address, message.kind))
             return [1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -83,6 +84,9 @@ pass_ctx = click.make_pass_decorator(Context)
 def main(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
     """tgwatch: watch official Telegram channels for pardon and release announcements,
     alert journalists, and archive everything for researchers."""
+    # Everything tgwatch creates (database, WAL, session files and the -journal files Telethon's
+    # SQLite session makes later, exports, backups) is private to the service's user.
+    os.umask(0o077)
     ctx.obj = Context(config_path, log_level.upper() if log_level else None)
 
 

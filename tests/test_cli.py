@@ -100,3 +100,18 @@ def test_bad_replay_line_is_named(tmp_path):
     replay.write_text('{"channel": "x_channel", "message_id": 1, "date": "2025-01-01T00:00:00+00:00"}\n{oops\n')
     r = cli(tmp_path, "run", "--replay", str(replay), "--exit-when-done")
     assert r.exit_code == 2 and "r.jsonl line 2: not valid JSON" in r.output
+
+
+def test_files_tgwatch_creates_are_private(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        assert cli(tmp_path, "migrate").exit_code == 0
+    finally:
+        os.umask(old)
+    for name in ("t.db", "t.db-wal"):
+        p = tmp_path / name
+        if p.exists():
+            assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, (name, oct(p.stat().st_mode))

@@ -31,11 +31,12 @@ from handlers.tdesktop_format import (
     CHANNEL_TYPES, CountingReader, Item, RawCounts, bare_channel_id, group_albums, read_header, to_item, to_post,
 )
 from storage import channels, posts
-from storage.research import index_pending
+from storage.research import fold_text, index_pending
 
 log = logging.getLogger(__name__)
 
 BATCH_POSTS = 500
+INDEX_POSTS = 5000
 _BUF = 16 * 1024  # small parse buffer: the reported line of an error is then within ~16 KB
 
 
@@ -149,15 +150,25 @@ async def import_tdesktop(
     # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; a failure rolls back
     # whole posts only. A plain Database commits one transaction per batch too.
     batch = getattr(deps.db, "batch", None)
-    pending: tuple[list[Post], Awaitable[dict[str, Detection]] | None] | None = None
+    pending: tuple[list[Post], Awaitable[dict[str, tuple[Detection, str]]] | None] | None = None
 
-    async def store(chunk: list[Post], verdicts: Awaitable[dict[str, Detection]] | None) -> None:
+    stems: dict[str, str] = {}  # folded text -> full-text stems, from the pool, until indexed
+
+    async def store(chunk: list[Post], computed: Awaitable[dict[str, tuple[Detection, str]]] | None,
+                    last: bool = False) -> None:
         nonlocal posts_total, new, edited, unchanged, alerts
-        found = await verdicts if verdicts is not None else None
+        found = await computed if computed is not None else {}
+        stems.update((fold_text(text), s) for text, (_, s) in found.items())
         async with batch() if batch is not None else nullcontext():
-            results = await handle_posts_bulk(chunk, deps, alert=alert, source="import", verdicts=found)
-            async with deps.db.transaction():  # joins the batch when there is one
-                await index_pending(deps.db)
+            results = await handle_posts_bulk(
+                chunk, deps, alert=alert, source="import", verdicts={text: d for text, (d, _) in found.items()})
+            # FTS5 writes (and later merges) one segment per indexing commit: index every
+            # INDEX_POSTS posts, not every batch. Posts not yet indexed are indexed by the next
+            # search, import or backup if the import stops in between.
+            if last or len(stems) >= INDEX_POSTS or not found:
+                async with deps.db.transaction():  # joins the batch when there is one
+                    await index_pending(deps.db, known=stems)
+                stems.clear()
         for result in results:
             new += result.outcome == "new"
             edited += result.outcome == "edited"
@@ -174,7 +185,7 @@ async def import_tdesktop(
                 await store(*pending)
             pending = (chunk, verdicts)
         if pending is not None:
-            await store(*pending)
+            await store(*pending, last=True)
     finally:
         if pool is not None:
             pool.close()

@@ -139,21 +139,30 @@ INSERT_FTS_SQL = "INSERT INTO posts_fts(rowid, text, stems) VALUES (?, ?, ?)"
 MARK_SQL = "UPDATE post_search SET indexed = 1, stems = ? WHERE search_id = ?"
 
 
-def stem_rows(rows: list) -> tuple[list[tuple], list[tuple]]:
-    """Pending (search_id, folded text) rows -> FTS rows and post_search updates."""
+def fold_text(text: str) -> str:
+    """The folded text PENDING_SQL reads (the same replace, done in Python)."""
+    return text.replace("ё", "е").replace("Ё", "Е")
+
+
+def stem_rows(rows: list, known: dict[str, str] | None = None) -> tuple[list[tuple], list[tuple]]:
+    """Pending (search_id, folded text) rows -> FTS rows and post_search updates.
+
+    `known` maps folded texts to stems computed elsewhere (handlers.detect_pool)."""
     fts, marks = [], []
     for search_id, folded in rows:
-        stems = stems_of(folded)
+        stems = known.get(folded) if known else None
+        if stems is None:
+            stems = stems_of(folded)
         fts.append((search_id, folded, stems))
         marks.append((stems, search_id))
     return fts, marks
 
 
-async def index_pending(db: Database, *, batch: int = 5000) -> int:
+async def index_pending(db: Database, *, batch: int = 5000, known: dict[str, str] | None = None) -> int:
     """Add posts stored or edited since the last call to the full-text index. Needs a transaction."""
     done = 0
     while rows := await db.fetchall(PENDING_SQL, (batch,)):
-        fts, marks = stem_rows([tuple(r) for r in rows])
+        fts, marks = stem_rows([tuple(r) for r in rows], known)
         await db.executemany(INSERT_FTS_SQL, fts)
         await db.executemany(MARK_SQL, marks)
         done += len(rows)

@@ -8,11 +8,13 @@ import pytest
 from tests.research_support import BELTA, NEWS, PARDON, PUL, RELEASE, T0, WEATHER, make_deps, post, \
     write_tdesktop_export
 
+from bot.textsearch import stems_of
 from bot.timeutil import FakeClock
 from handlers import import_tdesktop as importer
 from handlers.detect_pool import DetectionPool
 from handlers.posts import handle_post
 from handlers.posts_bulk import handle_posts_bulk
+from storage.research import fold_text
 
 TABLES = {
     "posts": "rowid, *", "post_versions": "rowid, *", "detections": "*", "post_search": "*", "channels": "*",
@@ -104,7 +106,7 @@ async def test_the_process_pool_gives_the_same_verdicts(tmp_path):
         texts = [PARDON, NEWS, RELEASE, WEATHER, PARDON, ""]
         with DetectionPool(deps.detector, 2) as pool:
             found = await pool.submit(texts)
-        assert found == {t: deps.detector.detect(t) for t in texts}
+        assert found == {t: (deps.detector.detect(t), stems_of(fold_text(t))) for t in texts}
     finally:
         await deps.db.close()
 

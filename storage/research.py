@@ -90,7 +90,8 @@ def json_line_sql(versions: bool) -> str:
     return f"json_object({', '.join(parts)})"
 
 
-def _export_sql(f: ArchiveFilters, versions: bool, select: str) -> tuple[str, list[Any]]:
+def export_sql(f: ArchiveFilters, versions: bool, select: str) -> tuple[str, list[Any]]:
+    """SELECT `select` FROM the export view WHERE the filters (no ORDER BY)."""
     view = "post_versions_view" if versions else "posts_latest"
     cond, params = where_sql(f)
     return f"SELECT {select} FROM {view} WHERE {cond}", params
@@ -98,7 +99,7 @@ def _export_sql(f: ArchiveFilters, versions: bool, select: str) -> tuple[str, li
 
 async def count_export_rows(db: Database, f: ArchiveFilters, *, versions: bool) -> int:
     """How many rows the SQL filters select (before watch terms): the progress bar's total."""
-    sql, params = _export_sql(f, versions, "count(*)")
+    sql, params = export_sql(f, versions, "count(*)")
     return await db.fetchval(sql, params)
 
 
@@ -112,7 +113,7 @@ async def iter_export_batches(
     only rows that share a posted_at.
     """
     order = "posted_at, channel_id, message_id" + (", version" if versions else "")
-    sql, params = _export_sql(f, versions, select or ", ".join(export_columns(versions)))
+    sql, params = export_sql(f, versions, select or ", ".join(export_columns(versions)))
     rows: list[Row] = []
     async with aclosing(db.iterate(f"{sql} ORDER BY {order}", params, batch=batch)) as it:
         async for r in it:

@@ -1,9 +1,8 @@
 """Export the archive to CSV, JSON Lines or Parquet, streamed with bounded memory.
 
-Rows come from storage.export_read (plain sqlite3 on a reader thread) in batches and are written
-as they arrive; Parquet is
-written one row group per batch (pyarrow is an optional extra, imported only here and only
-when Parquet is asked for). A file is written under a `.partial` name and renamed when
+Rows come from storage.export_read (plain sqlite3 on a reader thread) in batches and are
+written as they arrive; Parquet is written one row group per batch (pyarrow is an optional
+extra, imported only here and only when Parquet is asked for). A file is written under a `.partial` name and renamed when
 complete, so a failed export never leaves a truncated file under the requested name.
 """
 
@@ -12,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Protocol, TextIO
@@ -210,12 +210,13 @@ async def export_posts(
                 stream = open(partial, "w", encoding="utf-8-sig" if (bom and fmt == "csv") else "utf-8", newline="")
             writer = CsvWriter(stream, columns) if fmt == "csv" else JsonlWriter(stream, columns)
         batches, json_at, text_at = _batches(db, filters, fmt, versions)
-        async for batch in batches:
-            rows = batch if not filters.terms else [r for r in batch if _matches(r[text_at], filters.terms)]
-            writer.write([r[json_at] for r in rows] if fmt == "jsonl" else rows)
-            rows_out += len(rows)
-            if progress is not None:
-                progress(len(batch))
+        async with aclosing(batches):  # a failed write stops the reader thread at once
+            async for batch in batches:
+                rows = batch if not filters.terms else [r for r in batch if _matches(r[text_at], filters.terms)]
+                writer.write([r[json_at] for r in rows] if fmt == "jsonl" else rows)
+                rows_out += len(rows)
+                if progress is not None:
+                    progress(len(batch))
         writer.close()
         if stream is not None and target is not None:
             stream.close()

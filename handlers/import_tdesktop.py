@@ -3,8 +3,9 @@
 Two streaming passes over the file (ijson, bounded memory whatever its size):
 1. validate: every message must parse and convert; a malformed or truncated file fails here,
    naming the message and line where it broke, before anything is written;
-2. store: each post goes through handlers.posts.handle_post(..., source="import"), without
-   alerts unless asked, so detections and versions are exactly what live capture records.
+2. store: batches go through handlers.posts_bulk.handle_posts_bulk(..., source="import") (per post
+   exactly handle_post's effect; with alerts asked, handle_post itself), so detections and versions
+   are exactly what live capture records; big imports detect in worker processes (detect_pool).
 Importing the same file again changes nothing (handle_post is idempotent). If pass 2 itself is
 interrupted (disk full, Ctrl-C) the posts stored so far are complete posts; re-running the import
 finishes the rest.
@@ -17,22 +18,25 @@ from contextlib import nullcontext
 from itertools import islice
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Awaitable, Callable, Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import UserError
-from bot.models import Channel
+from bot.models import Channel, Detection, Post
 from handlers.deps import Deps
-from handlers.posts import handle_post
+from handlers.detect_pool import MIN_POSTS, DetectionPool, worker_count
+from handlers.posts import storable
+from handlers.posts_bulk import handle_posts_bulk
 from handlers.tdesktop_format import (
     CHANNEL_TYPES, CountingReader, Item, RawCounts, bare_channel_id, group_albums, read_header, to_item, to_post,
 )
-from storage import channels
-from storage.research import index_pending
+from storage import channels, posts
+from storage.research import fold_text, index_pending
 
 log = logging.getLogger(__name__)
 
 BATCH_POSTS = 500
+INDEX_POSTS = 5000
 _BUF = 16 * 1024  # small parse buffer: the reported line of an error is then within ~16 KB
 
 
@@ -134,29 +138,62 @@ async def import_tdesktop(
     username = await _username(deps, channel_id, username)
 
     # Pass 1: the whole file must read cleanly before anything is stored.
-    for _ in _items(path, tz, RawCounts()):
+    first = RawCounts()
+    for _ in _items(path, tz, first):
         pass
 
     await _remember_channel(deps, channel_id, username, header.name)
     counts = RawCounts()
     posts_total = new = edited = unchanged = alerts = 0
     items = group_albums(_items(path, tz, counts))
-    # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; each handle_post
-    # joins it, so a failure rolls back whole posts only. A plain Database commits post by post.
+    # Without alerts, posts go through handle_posts_bulk (the same rows as handle_post, a few
+    # executemany per batch) and a big import detects in worker processes, one batch ahead of
+    # storage: batch k is detected while batch k-1 is stored.
+    candidates = first.messages - first.service - first.unsupported
+    pool = (DetectionPool(deps.detector, worker_count())
+            if not alert and candidates >= MIN_POSTS and worker_count() > 1 else None)
+    # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; a failure rolls back
+    # whole posts only. A plain Database commits one transaction per batch too.
     batch = getattr(deps.db, "batch", None)
-    while chunk := list(islice(items, BATCH_POSTS)):
+    pending: tuple[list[Post], Awaitable[dict[str, tuple[Detection, str]]] | None] | None = None
+
+    stems: dict[str, str] = {}  # folded text -> full-text stems, from the pool, until indexed
+
+    async def store(chunk: list[Post], computed: Awaitable[dict[str, tuple[Detection, str]]] | None,
+                    last: bool = False) -> None:
+        nonlocal posts_total, new, edited, unchanged, alerts
+        found = await computed if computed is not None else {}
+        stems.update((fold_text(text), s) for text, (_, s) in found.items())
         async with batch() if batch is not None else nullcontext():
-            for item in chunk:
-                result = await handle_post(to_post(item, channel_id, username), deps, alert=alert, source="import")
-                new += result.outcome == "new"
-                edited += result.outcome == "edited"
-                unchanged += result.outcome == "unchanged"
-                alerts += result.alerts_queued + result.followups_queued
-            async with deps.db.transaction():  # joins the batch when there is one
-                await index_pending(deps.db)
+            results = await handle_posts_bulk(
+                chunk, deps, alert=alert, source="import", verdicts={text: d for text, (d, _) in found.items()})
+            # FTS5 writes (and later merges) one segment per indexing commit: index every
+            # INDEX_POSTS posts, not every batch. Posts not yet indexed are indexed by the next
+            # search, import or backup if the import stops in between.
+            if last or len(stems) >= INDEX_POSTS or not found:
+                async with deps.db.transaction():  # joins the batch when there is one
+                    await index_pending(deps.db, known=stems)
+                stems.clear()
+        for result in results:
+            new += result.outcome == "new"
+            edited += result.outcome == "edited"
+            unchanged += result.outcome == "unchanged"
+            alerts += result.alerts_queued + result.followups_queued
         posts_total += len(chunk)
         if progress is not None:
             progress(len(chunk))
+
+    try:
+        while chunk := [storable(to_post(item, channel_id, username)) for item in islice(items, BATCH_POSTS)]:
+            verdicts = pool.submit(await _to_detect(deps, chunk)) if pool is not None else None
+            if pending is not None:
+                await store(*pending)
+            pending = (chunk, verdicts)
+        if pending is not None:
+            await store(*pending, last=True)
+    finally:
+        if pool is not None:
+            pool.close()
     log.info("imported %s: %d posts (%d new, %d edited)", path.name, posts_total, new, edited)
     return ImportResult(
         channel_id=channel_id, channel_name=header.name, messages=counts.messages, posts=posts_total, new=new,
@@ -189,6 +226,12 @@ async def _username(deps: Deps, channel_id: int, given: str | None) -> str | Non
             )
         return given
     return known.username if known else None
+
+
+async def _to_detect(deps: Deps, chunk: list[Post]) -> list[str]:
+    """Texts of the posts that will be stored as new or changed (as far as the database says now)."""
+    stored = await posts.current_many(deps.db, chunk[0].channel_id, [p.message_id for p in chunk]) if chunk else {}
+    return [p.text for p in chunk if (r := stored.get(p.message_id)) is None or (r["text"], r["media"]) != (p.text, p.media)]
 
 
 def describe(r: ImportResult) -> str:

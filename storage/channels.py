@@ -85,6 +85,31 @@ async def advance(db: Database, channel_id: int, message_id: int, posted_at: dat
     )
 
 
+async def ensure_many(db: Database, seen: list[tuple[int, str | None]], now: datetime) -> None:
+    """ensure() for each (channel_id, username) in order (repeats dropped). Needs a transaction."""
+    pairs = list(dict.fromkeys(seen))
+    if pairs:
+        await db.executemany(
+            """INSERT INTO channels(channel_id, username, added_at) VALUES (?, ?, ?)
+               ON CONFLICT(channel_id) DO UPDATE SET username = coalesce(channels.username, excluded.username)""",
+            [(c, u, iso(now)) for c, u in pairs],
+        )
+
+
+async def advance_many(db: Database, reached: dict[int, tuple[int, str]], now: datetime) -> None:
+    """advance() once per channel with the highest message id and the latest ISO posted_at of a batch
+    (the same end state as advancing post by post). Needs a transaction."""
+    if reached:
+        await db.executemany(
+            """UPDATE channels SET
+                 last_seen_message_id = max(last_seen_message_id, ?),
+                 last_capture_at = ?,
+                 last_post_at = CASE WHEN last_post_at IS NULL OR last_post_at < ? THEN ? ELSE last_post_at END
+               WHERE channel_id = ?""",
+            [(mid, iso(now), at, at, cid) for cid, (mid, at) in reached.items()],
+        )
+
+
 async def set_status(db: Database, channel_id: int, status: str, now: datetime, error: str | None = None) -> bool:
     """Returns True when the status actually changed (so callers notify once). Needs a transaction."""
     changed = await db.execute_rowcount(

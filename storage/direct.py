@@ -131,6 +131,7 @@ async def open_direct_database(
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MB: a big import touches the same index pages over and over
     except (sqlite3.Error, OSError) as e:
         raise StorageError(_explain(e, p)) from e
     db = BatchDatabase(DirectConnection(conn), p)  # type: ignore[arg-type]

@@ -90,7 +90,8 @@ def json_line_sql(versions: bool) -> str:
     return f"json_object({', '.join(parts)})"
 
 
-def _export_sql(f: ArchiveFilters, versions: bool, select: str) -> tuple[str, list[Any]]:
+def export_sql(f: ArchiveFilters, versions: bool, select: str) -> tuple[str, list[Any]]:
+    """SELECT `select` FROM the export view WHERE the filters (no ORDER BY)."""
     view = "post_versions_view" if versions else "posts_latest"
     cond, params = where_sql(f)
     return f"SELECT {select} FROM {view} WHERE {cond}", params
@@ -98,7 +99,7 @@ def _export_sql(f: ArchiveFilters, versions: bool, select: str) -> tuple[str, li
 
 async def count_export_rows(db: Database, f: ArchiveFilters, *, versions: bool) -> int:
     """How many rows the SQL filters select (before watch terms): the progress bar's total."""
-    sql, params = _export_sql(f, versions, "count(*)")
+    sql, params = export_sql(f, versions, "count(*)")
     return await db.fetchval(sql, params)
 
 
@@ -112,7 +113,7 @@ async def iter_export_batches(
     only rows that share a posted_at.
     """
     order = "posted_at, channel_id, message_id" + (", version" if versions else "")
-    sql, params = _export_sql(f, versions, select or ", ".join(export_columns(versions)))
+    sql, params = export_sql(f, versions, select or ", ".join(export_columns(versions)))
     rows: list[Row] = []
     async with aclosing(db.iterate(f"{sql} ORDER BY {order}", params, batch=batch)) as it:
         async for r in it:
@@ -139,23 +140,33 @@ INSERT_FTS_SQL = "INSERT INTO posts_fts(rowid, text, stems) VALUES (?, ?, ?)"
 MARK_SQL = "UPDATE post_search SET indexed = 1, stems = ? WHERE search_id = ?"
 
 
-def stem_rows(rows: list) -> tuple[list[tuple], list[tuple]]:
-    """Pending (search_id, folded text) rows -> FTS rows and post_search updates."""
+def fold_text(text: str) -> str:
+    """The folded text PENDING_SQL reads (the same replace, done in Python)."""
+    return text.replace("ё", "е").replace("Ё", "Е")
+
+
+def stem_rows(rows: list, known: dict[str, str] | None = None) -> tuple[list[tuple], list[tuple]]:
+    """Pending (search_id, folded text) rows -> FTS rows and post_search updates.
+
+    `known` maps folded texts to stems computed elsewhere (handlers.detect_pool)."""
     fts, marks = [], []
     for search_id, folded in rows:
-        stems = stems_of(folded)
+        stems = known.get(folded) if known else None
+        if stems is None:
+            stems = stems_of(folded)
         fts.append((search_id, folded, stems))
         marks.append((stems, search_id))
     return fts, marks
 
 
-async def index_pending(db: Database, *, batch: int = 5000, limit: int | None = None) -> int:
+async def index_pending(db: Database, *, batch: int = 5000, limit: int | None = None,
+                        known: dict[str, str] | None = None) -> int:
     """Add posts stored or edited since the last call to the full-text index (at most `limit`).
     Needs a transaction."""
     done = 0
     while (limit is None or done < limit) and (
             rows := await db.fetchall(PENDING_SQL, (batch if limit is None else min(batch, limit - done),))):
-        fts, marks = stem_rows([tuple(r) for r in rows])
+        fts, marks = stem_rows([tuple(r) for r in rows], known)
         await db.executemany(INSERT_FTS_SQL, fts)
         await db.executemany(MARK_SQL, marks)
         done += len(rows)

@@ -117,7 +117,8 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
                 cue_at = i if cue_at is None else cue_at
                 chain_end = i + 1
                 prev = _form_at(rs, words, i - 1) if i > sent.first else None
-                if prev and prev[1] != "demonyms" and words[i - 1].isascii():  # "Polish citizen", "US citizens"
+                # "Polish citizen", "US citizens", "польский гражданин"
+                if prev and (prev[1] == "adjectives" or prev[1] != "demonyms" and words[i - 1].isascii()):
                     _add(out, prev[0], (i - 1, i + 1))
                 i += 1
                 continue

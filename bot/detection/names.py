@@ -167,9 +167,12 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     lex = rs.in_lexicon
     while a < b and (word_value(words[a]) is not None or any(c.isdigit() for c in words[a])):
         a += 1
-    # A capitalised sentence opener is an ordinary word unless it is a known first name or the
-    # lone surname of a coordinated pair ("Кузнечик и Мовшук ...").
-    if a < b and _opens_sentence(norm, a) and not lex("first_name", words[a]):
+    if b < len(words) and toks[b].sent == toks[b - 1].sent and lex("name_geo_noun", words[b]):
+        b -= 1  # "Лидского района", "Гомельской области": a place adjective, not a surname
+    bullet = 2 <= b - a <= 3 and _list_item(norm, a, b)
+    # A capitalised sentence opener is an ordinary word unless it is a known first name, the
+    # lone surname of a coordinated pair ("Кузнечик и Мовшук ...") or opens a list item.
+    if a < b and _opens_sentence(norm, a) and not lex("first_name", words[a]) and not bullet:
         coordinated = b - a == 1 and b + 1 < len(words) and words[b] in ("и", "and") and toks[b + 1].cap \
             and toks[b + 1].sent == toks[a].sent
         if not coordinated:
@@ -188,13 +191,7 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         if b - a > 3:
             return None
         start = a
-        before = [k for k in (a - 1, a - 2) if k >= 0 and toks[k].sent == toks[a].sent]
-        if before and _is_geo(rs, words[before[0]]) and len(before) == 2:
-            before = before[1:]  # "гражданку Польши <Name>"
-        elif before:
-            before = before[:1]
-        described = 2 <= b - a <= 3 and any(
-            lex(lx, words[k]) for k in before for lx in ("person", "prisoner", "demonym_all"))
+        described = 2 <= b - a <= 3 and (bullet or _described(rs, norm, words, a))
         if coordinated and b - a == 2:
             described = True  # "Роман Гурин и Алла Шарко": the second of a pair of names
         if not described and (b - a > 2 or not all(_surnamish(rs, words[k]) or len(words[k]) == 1
@@ -226,6 +223,35 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     if len(words[end - 1]) == 1 and text[e:e + 1] == ".":
         e += 1
     return Name(text[s:e], s, e)
+
+
+_DESCRIPTORS = ("person", "prisoner", "demonym_all", "name_descriptor")
+
+
+def _described(rs: RuleSet, norm: Normalized, words: list[str], a: int) -> bool:
+    """A word for a person shortly before the run, in its clause ("фермера", "казахстанца",
+    "гражданку Польши", "житель Лидского района", "the teacher identified only as")."""
+    toks = norm.tokens
+    for k in range(a - 1, max(-1, a - 5), -1):
+        if toks[k].sent != toks[a].sent or toks[k].clause != toks[a].clause:
+            return False
+        if any(rs.in_lexicon(lx, words[k]) for lx in _DESCRIPTORS):
+            return True
+    return False
+
+
+_ITEM_END = ("(", ",", ";", "—", "–", "-", "\n", ":")
+
+
+def _list_item(norm: Normalized, a: int, b: int) -> bool:
+    """The run opens a bullet or numbered line and ends at its details: "• Галина Ридевская (Бобруйск), 58 лет"."""
+    toks, text = norm.tokens, norm.original
+    line_start = text.rfind("\n", 0, toks[a].start) + 1
+    lead = text[line_start:toks[a].start]
+    if not lead.strip() or any(c.isalpha() for c in lead):
+        return False
+    tail = text[toks[b - 1].end:toks[b - 1].end + 3].lstrip(" \u00a0")
+    return not tail or tail.startswith(_ITEM_END)
 
 
 def _opens_sentence(norm: Normalized, i: int) -> bool:

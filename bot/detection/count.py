@@ -154,7 +154,14 @@ def _coordinated_people(rs: RuleSet, words: list[str], num: Number) -> int:
             k += 1
         else:
             break
+    k = num.first - 1  # "латвийку и двух литовцев", "a Pole and two Latvians"
+    if k >= 1 and words[k] in ("и", "and") and rs.in_lexicon("demonym_all", words[k - 1]) \
+            and not words[k - 1].endswith(_PLURAL_ENDS):
+        extra += 1
     return extra
+
+
+_PLURAL_ENDS = ("s", "цы", "цев", "цам", "цами", "ки", "ок", "ев", "ов", "ы", "ам", "ами", "ах", "ей", "ан")
 
 
 def _more_after_names(rs: RuleSet, norm: Normalized, words: list[str], num: Number,
@@ -221,6 +228,8 @@ def _singular(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> bo
     """A trigger in a singular form or about one described person ("Помилован гражданин Эстонии")."""
     toks = norm.tokens
     for h in hits:
+        if h.last < len(words) and words[h.last] in ("a", "an") and toks[h.last].sent == toks[h.first].sent:
+            return True  # "pardoned a 72-year-old Polish priest"
         lo, hi = max(0, h.first - 2), min(len(words), h.last + 3)
         for k in range(lo, hi):
             if toks[k].sent == toks[h.first].sent and rs.in_lexicon("singular", words[k]):

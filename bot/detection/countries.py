@@ -179,7 +179,7 @@ def _adjective_is_person(rs: RuleSet, norm: Normalized, words: list[str], i: int
     if j >= len(words) or toks[j].clause != toks[i].clause:
         return bare_ok
     nxt = words[j]
-    if rs.in_lexicon("person", nxt) or rs.in_lexicon("prisoner", nxt):
+    if rs.in_lexicon("person", nxt) or rs.in_lexicon("prisoner", nxt) or rs.in_lexicon("name_descriptor", nxt):
         return True
     return bare_ok and nxt in _EN_AFTER_NOUN
 

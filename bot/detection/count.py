@@ -65,6 +65,9 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
                for k in range(norm.sentences[toks[h.first].sent].first, h.first))
     if n_names and not among:
         return n_names + _described_people(rs, norm, words, hits, memo), None
+    described = _described_pair(rs, norm, words, hits)
+    if described:
+        return described, None
     if _singular(rs, norm, words, hits):
         return 1, None
     return None, None
@@ -222,6 +225,33 @@ def _described_people(rs: RuleSet, norm: Normalized, words: list[str], hits: lis
             if not near_name:
                 extra += 1
     return extra
+
+
+_CITIZEN_ONE = ("гражданин", "гражданина", "гражданку", "гражданка", "грамадзянин", "грамадзянина", "грамадзянку",
+                "грамадзянка", "citizen", "national")
+
+
+def _described_pair(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> int:
+    """Single described people joined by "и/and" right after a trigger: "помиловал казахстанку и
+    гражданина Киргизии" gives 2. 0 when the clause is not that shape."""
+    toks = norm.tokens
+    for h in hits:
+        k, people, joined = h.last, 0, False
+        while k < len(words) and toks[k].clause == toks[h.last - 1].clause and k < h.last + 12:
+            w = words[k]
+            if w in _CITIZEN_ONE or rs.in_lexicon("demonym_all", w) and not w.isascii() \
+                    and not w.endswith(_PLURAL_ENDS):
+                people += 1
+                if k + 1 < len(words) and rs.in_lexicon("geo_all", words[k + 1]):
+                    k += 1  # "гражданина Киргизии"
+            elif w in ("и", "and"):
+                joined = True
+            elif not rs.in_lexicon("geo_all", w):
+                break
+            k += 1
+        if people >= 2 and joined:
+            return people
+    return 0
 
 
 def _singular(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> bool:

@@ -157,6 +157,8 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
                 out.append(name)
                 last_end = b
     if not out and hits:
+        out = _next_sentence_names(rs, norm, words, sentences)
+    if not out and hits:
         out = _lone_first_names(rs, norm, words, hits)
     return _dedupe(out)
 
@@ -169,6 +171,13 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         a += 1
     if b < len(words) and toks[b].sent == toks[b - 1].sent and lex("name_geo_noun", words[b]):
         b -= 1  # "Лидского района", "Гомельской области": a place adjective, not a surname
+    if a > 0 and toks[a - 1].sent == toks[a].sent and lex("name_settlement", words[a - 1]) \
+            and not lex("first_name", words[a]):
+        if b - a <= 2:
+            return None  # "деревни Большие Ляды": the place
+        # "деревни Большие Ляды Прокоп Жук": the place, then the person, described before the place
+        coordinated = coordinated or _described(rs, norm, words, a - 1)
+        a = b - 2
     bullet = 2 <= b - a <= 3 and _list_item(norm, a, b)
     # A capitalised sentence opener is an ordinary word unless it is a known first name, the
     # lone surname of a coordinated pair ("Кузнечик и Мовшук ...") or opens a list item.
@@ -231,10 +240,16 @@ _DESCRIPTORS = ("person", "prisoner", "demonym_all", "name_descriptor")
 def _described(rs: RuleSet, norm: Normalized, words: list[str], a: int) -> bool:
     """A word for a person shortly before the run, in its clause ("фермера", "казахстанца",
     "гражданку Польши", "житель Лидского района", "the teacher identified only as")."""
-    toks = norm.tokens
+    toks, text = norm.tokens, norm.original
     for k in range(a - 1, max(-1, a - 5), -1):
-        if toks[k].sent != toks[a].sent or toks[k].clause != toks[a].clause:
+        if toks[k].sent != toks[a].sent:
             return False
+        if toks[k].clause != toks[k + 1].clause:
+            gap = text[toks[k].end:toks[k + 1].start]
+            # Quotes around an organisation do not end the phrase ("активистка «Европейской Беларуси»
+            # Зоя Кравец"); a comma does, except in apposition ("an Estonian national, Toomas Kask").
+            if gap.strip(" \u00a0«»\"„“”'") and not (k == a - 1 and gap.strip() == ","):
+                return False
         if any(rs.in_lexicon(lx, words[k]) for lx in _DESCRIPTORS):
             return True
     return False
@@ -262,6 +277,22 @@ def _opens_sentence(norm: Normalized, i: int) -> bool:
 
 def _is_geo(rs: RuleSet, word: str) -> bool:
     return rs.in_lexicon("geo_all", word) or rs.in_lexicon("place", word)
+
+
+def _next_sentence_names(rs: RuleSet, norm: Normalized, words: list[str], sentences: list[int]) -> list[Name]:
+    """"Помилован гражданин Японии. ... это 48-летний Хироси Ямада": a described name in the sentence
+    right after the event, when the event sentence names nobody."""
+    out = []
+    for s in sorted({s + 1 for s in sentences} - set(sentences)):
+        if s >= len(norm.sentences):
+            continue
+        sent = norm.sentences[s]
+        for a, b in _runs(norm, sent.first, sent.last):
+            if 2 <= b - a <= 3 and _described(rs, norm, words, a):
+                name = _validate(rs, norm, words, a, b, sent.first)
+                if name:
+                    out.append(name)
+    return out[:1]
 
 
 def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> list[Name]:

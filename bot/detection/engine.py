@@ -120,13 +120,36 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
                 sent = toks[m[0]].sent
                 if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
                     continue
-                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires):
+                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
+                        and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
                     continue
                 seen.add(m[:2])
                 hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
                 if len(hits) >= MAX_HITS:
                     return hits
     return hits
+
+
+def _name_near(rs: RuleSet, norm: Normalized, first: int, last: int) -> bool:
+    """A personal name within three words of [first, last) in its clause: "Освобождена Мария
+    Колесникова", "Марыю Калеснікаву вызвалілі" (two capitalised words, or a known first name)."""
+    toks = norm.tokens
+    lo, hi = max(0, first - 3), min(len(toks), last + 3)
+    for k in range(lo, hi):
+        t = toks[k]
+        if first <= k < last or t.clause != toks[first].clause or not t.cap or t.upper:
+            continue
+        w = t.text
+        if rs.in_lexicon("geo_all", w) or rs.in_lexicon("place", w) or rs.in_lexicon("name_official", w) \
+                or rs.in_lexicon("month", w):
+            continue
+        if rs.in_lexicon("first_name", w):
+            return True
+        n = toks[k + 1] if k + 1 < hi else None
+        if n and n.cap and not n.upper and n.clause == t.clause and not (first <= k + 1 < last) \
+                and not rs.in_lexicon("geo_all", n.text) and not rs.in_lexicon("name_official", n.text):
+            return True
+    return False
 
 
 def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,

@@ -186,7 +186,12 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
             and toks[b + 1].sent == toks[a].sent
         if not coordinated:
             a += 1
+    skipped_geo = lookalike = False
     while a < b and (_is_geo(rs, words[a]) or lex("name_official", words[a]) or lex("name_role", words[a])):
+        if skipped_geo and b - a <= 2 and not lex("name_official", words[a]) and not lex("name_role", words[a]):
+            lookalike = True  # "Жыхарка Ліды Францішка Бялевіч": after the place, a first name like one
+            break
+        skipped_geo = skipped_geo or _is_geo(rs, words[a])
         a += 1  # "гражданку Польши Анжелику ..." — the country is not part of the name
     if a >= b:
         return None
@@ -210,7 +215,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
             return None
     end = min(b, start + 3)
     span = range(start, end)
-    if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) or lex("month", words[k]) for k in span):
+    if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) and not (lookalike and k == a)
+           or lex("month", words[k]) for k in span):
         return None
     if start == b - 1 and not lex("first_name", words[start]):
         # A lone surname: not after a place preposition, not sentence-initial unless coordinated.
@@ -247,8 +253,9 @@ def _described(rs: RuleSet, norm: Normalized, words: list[str], a: int) -> bool:
         if toks[k].clause != toks[k + 1].clause:
             gap = text[toks[k].end:toks[k + 1].start]
             # Quotes around an organisation do not end the phrase ("активистка «Европейской Беларуси»
-            # Зоя Кравец"); a comma does, except in apposition ("an Estonian national, Toomas Kask").
-            if gap.strip(" \u00a0«»\"„“”'") and not (k == a - 1 and gap.strip() == ","):
+            # Зоя Кравец"); a comma or dash does, except in apposition ("an Estonian national, Toomas
+            # Kask", "двух граждан Японии — Кэнту Судзуки").
+            if gap.strip(" \u00a0«»\"„“”'") and not (k == a - 1 and gap.strip() in (",", "—", "–", ":")):
                 return False
         if any(rs.in_lexicon(lx, words[k]) for lx in _DESCRIPTORS):
             return True

@@ -157,9 +157,10 @@ def _coordinated_people(rs: RuleSet, words: list[str], num: Number) -> int:
             k += 1
         else:
             break
-    k = num.first - 1  # "латвийку и двух литовцев", "a Pole and two Latvians"
-    if k >= 1 and words[k] in ("и", "and") and rs.in_lexicon("demonym_all", words[k - 1]) \
-            and not words[k - 1].endswith(_PLURAL_ENDS):
+    k = num.first - 1  # "латвийку и двух литовцев", "a Japanese national and two Lithuanians"
+    if k >= 1 and words[k] in ("и", "and") and any(
+            (rs.in_lexicon("demonym_all", words[m]) or words[m] in _CITIZEN_ONE) and not words[m].endswith(_PLURAL_ENDS)
+            for m in range(max(0, k - 2), k)):
         extra += 1
     return extra
 

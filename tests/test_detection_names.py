@@ -31,3 +31,28 @@ def test_text_matches_term():
     assert text_matches_term(text, "Тихановский Сергей")
     assert not text_matches_term(text, "Babaryka")
     assert not text_matches_term(text, "")
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from bot.detection import load_detector
+    return load_detector()
+
+
+@pytest.mark.parametrize("text,names", [
+    # Rare and foreign names are found by their descriptor, not by a first-name list.
+    ("Лукашенко помиловал казахстанца Ержана Нурлыбаева.", ["Ержана Нурлыбаева"]),
+    ("Лукашэнка памілаваў фермера Мікалая Дзеркача з Лідскага раёна.", ["Мікалая Дзеркача"]),
+    ("Помилован житель Лидского района Фрол Сквирский.", ["Фрол Сквирский"]),  # not "Лидского"
+    ("The teacher identified only as Alaksiej Z. was released from a colony.", ["Alaksiej Z."]),
+    ("Освобождены:\n• Тамара Ковш (Речица), 63 года;\n• Арсений Лях (Орша), 29 лет.", ["Тамара Ковш", "Арсений Лях"]),
+    ("Фермер из деревни Большие Ляды Прокоп Жук вышел на свободу.", ["Прокоп Жук"]),  # not the village
+    ("Lukashenka pardoned an Estonian national, Toomas Kask, and a Latvian woman, Ieva Berzina.",
+     ["Toomas Kask", "Ieva Berzina"]),
+    # Officials, relatives and lawyers near the freed person are not taken.
+    ("Из колонии вышел политзаключённый Радзивилл Костюкевич. Его встречала мать Гражина Костюкевич.",
+     ["Радзивилл Костюкевич"]),
+    ("Лукашенко помиловал гражданина Польши Збигнева Крулика, сообщил консул Польши Ежи Бурый.", ["Збигнева Крулика"]),
+])
+def test_names_extracted(detector, text, names):
+    assert list(detector.detect(text).names) == names

@@ -18,7 +18,8 @@ def det():
     ("Лукашенко не помиловал никого к празднику.", "none"),
     ("Was he released? Nobody knows.", "none"),  # question
     ("Его освободили от должности министра.", "none"),  # dismissal window after the verb
-    ("Министра освободили, а потом назначили послом.", "release"),  # no object: reads as a release
+    ("Осуждённого министра освободили, а потом назначили послом.", "release"),  # no "от должности": a release
+    ("Министра освободили, а потом назначили послом.", "none"),  # a bare release verb needs custody context
     ("Она вышла на свободу. Её мужа не освободили.", "release"),  # negation does not cross sentences
     ("Трамп помиловал 10 человек.", "none"),  # foreign actor in the sentence
     ("Лукашенко по просьбе Трампа помиловал 10 человек.", "pardon"),  # Belarusian actor cancels it
@@ -47,6 +48,15 @@ def det():
     ("Belarus set to free more prisoners, envoy says", "none"),
     ("Three activists were set free on Monday.", "release"),
     ("Belarus frees 14 political prisoners, including opposition leader", "release"),
+    # A bare release verb needs custody, a named person or a release idiom; rescues never count.
+    ("Освобождена Мария Колесникова!", "release"),
+    ("В Гомеле спасатели освободили Ивана Петрова из лифта.", "none"),
+    ("Firefighters freed John Smith from his car.", "none"),
+    ("Здание на улице Ленина освобождено.", "none"),
+    ("За сентябрь на свободу вышли 46 политзаключённых.", "none"),
+    ("Жапаров помиловал 30 осуждённых. Часть из них освобождена.", "none"),
+    ("Под подписку о невыезде выпустили блогера.", "release"),
+    ("He is free now. It is unclear whether he was paroled or pardoned.", "release"),
 ])
 def test_context(det, text, label):
     assert det.detect(text).label == label
@@ -75,7 +85,7 @@ def test_operator_category_from_a_rules_file(tmp_path):
 
 def test_operator_file_can_disable_and_extend(tmp_path):
     rules = tmp_path / "ops.toml"
-    rules.write_text('disable = ["block.foreign_actor"]\n[lexicon_add]\nfirst_name = ["зьміцер"]\n', encoding="utf-8")
+    rules.write_text('disable = ["block.foreign_actor", "block.foreign_pardon_post"]\n[lexicon_add]\nfirst_name = ["зьміцер"]\n', encoding="utf-8")
     assert load_detector(rules).detect("Трамп помиловал 10 человек.").label == "pardon"
 
 

@@ -65,6 +65,9 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
                for k in range(norm.sentences[toks[h.first].sent].first, h.first))
     if n_names and not among:
         return n_names + _described_people(rs, norm, words, hits, memo), None
+    described = _described_pair(rs, norm, words, hits)
+    if described:
+        return described, None
     if _singular(rs, norm, words, hits):
         return 1, None
     return None, None
@@ -154,7 +157,15 @@ def _coordinated_people(rs: RuleSet, words: list[str], num: Number) -> int:
             k += 1
         else:
             break
+    k = num.first - 1  # "латвийку и двух литовцев", "a Japanese national and two Lithuanians"
+    if k >= 1 and words[k] in ("и", "and") and any(
+            (rs.in_lexicon("demonym_all", words[m]) or words[m] in _CITIZEN_ONE) and not words[m].endswith(_PLURAL_ENDS)
+            for m in range(max(0, k - 2), k)):
+        extra += 1
     return extra
+
+
+_PLURAL_ENDS = ("s", "цы", "цев", "цам", "цами", "ки", "ок", "ев", "ов", "ы", "ам", "ами", "ах", "ей", "ан")
 
 
 def _more_after_names(rs: RuleSet, norm: Normalized, words: list[str], num: Number,
@@ -217,10 +228,39 @@ def _described_people(rs: RuleSet, norm: Normalized, words: list[str], hits: lis
     return extra
 
 
+_CITIZEN_ONE = ("гражданин", "гражданина", "гражданку", "гражданка", "грамадзянин", "грамадзянина", "грамадзянку",
+                "грамадзянка", "citizen", "national")
+
+
+def _described_pair(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> int:
+    """Single described people joined by "и/and" right after a trigger: "помиловал казахстанку и
+    гражданина Киргизии" gives 2. 0 when the clause is not that shape."""
+    toks = norm.tokens
+    for h in hits:
+        k, people, joined = h.last, 0, False
+        while k < len(words) and toks[k].clause == toks[h.last - 1].clause and k < h.last + 12:
+            w = words[k]
+            if w in _CITIZEN_ONE or rs.in_lexicon("demonym_all", w) and not w.isascii() \
+                    and not w.endswith(_PLURAL_ENDS):
+                people += 1
+                if k + 1 < len(words) and rs.in_lexicon("geo_all", words[k + 1]):
+                    k += 1  # "гражданина Киргизии"
+            elif w in ("и", "and"):
+                joined = True
+            elif not rs.in_lexicon("geo_all", w):
+                break
+            k += 1
+        if people >= 2 and joined:
+            return people
+    return 0
+
+
 def _singular(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> bool:
     """A trigger in a singular form or about one described person ("Помилован гражданин Эстонии")."""
     toks = norm.tokens
     for h in hits:
+        if h.last < len(words) and words[h.last] in ("a", "an") and toks[h.last].sent == toks[h.first].sent:
+            return True  # "pardoned a 72-year-old Polish priest"
         lo, hi = max(0, h.first - 2), min(len(words), h.last + 3)
         for k in range(lo, hi):
             if toks[k].sent == toks[h.first].sent and rs.in_lexicon("singular", words[k]):

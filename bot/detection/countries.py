@@ -117,7 +117,8 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
                 cue_at = i if cue_at is None else cue_at
                 chain_end = i + 1
                 prev = _form_at(rs, words, i - 1) if i > sent.first else None
-                if prev and prev[1] != "demonyms" and words[i - 1].isascii():  # "Polish citizen", "US citizens"
+                # "Polish citizen", "US citizens", "польский гражданин"
+                if prev and (prev[1] == "adjectives" or prev[1] != "demonyms" and words[i - 1].isascii()):
                     _add(out, prev[0], (i - 1, i + 1))
                 i += 1
                 continue
@@ -178,7 +179,7 @@ def _adjective_is_person(rs: RuleSet, norm: Normalized, words: list[str], i: int
     if j >= len(words) or toks[j].clause != toks[i].clause:
         return bare_ok
     nxt = words[j]
-    if rs.in_lexicon("person", nxt) or rs.in_lexicon("prisoner", nxt):
+    if rs.in_lexicon("person", nxt) or rs.in_lexicon("prisoner", nxt) or rs.in_lexicon("name_descriptor", nxt):
         return True
     return bare_ok and nxt in _EN_AFTER_NOUN
 

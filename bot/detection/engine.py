@@ -120,13 +120,42 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
                 sent = toks[m[0]].sent
                 if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
                     continue
-                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires):
+                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
+                        and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
                     continue
                 seen.add(m[:2])
                 hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
                 if len(hits) >= MAX_HITS:
                     return hits
     return hits
+
+
+def _name_near(rs: RuleSet, norm: Normalized, first: int, last: int) -> bool:
+    """A personal name within three words of [first, last) in its clause: "Освобождена Мария
+    Колесникова", "Марыю Калеснікаву вызвалілі" (two capitalised words, or a known first name)."""
+    toks = norm.tokens
+    lo, hi = max(0, first - 3), min(len(toks), last + 3)
+    if last < len(toks) and toks[last].sent != toks[last - 1].sent \
+            and ":" in norm.original[toks[last - 1].end:toks[last].start]:
+        # "Освобождены:\n• Тамара Ковш (Речица)": the list right after the trigger
+        a, b = toks[last], toks[last + 1] if last + 1 < len(toks) else None
+        return bool(b and a.cap and b.cap and a.sent == b.sent and not a.upper and not b.upper
+                    and not rs.in_lexicon("geo_all", a.text) and not rs.in_lexicon("name_official", a.text))
+    for k in range(lo, hi):
+        t = toks[k]
+        if first <= k < last or t.clause != toks[first].clause or not t.cap or t.upper:
+            continue
+        w = t.text
+        if rs.in_lexicon("geo_all", w) or rs.in_lexicon("place", w) or rs.in_lexicon("name_official", w) \
+                or rs.in_lexicon("month", w):
+            continue
+        if rs.in_lexicon("first_name", w):
+            return True
+        n = toks[k + 1] if k + 1 < hi else None
+        if n and n.cap and not n.upper and n.clause == t.clause and not (first <= k + 1 < last) \
+                and not rs.in_lexicon("geo_all", n.text) and not rs.in_lexicon("name_official", n.text):
+            return True
+    return False
 
 
 def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
@@ -210,7 +239,7 @@ class Detector:
         hit_sents = {norm.tokens[h.first].sent for h in event}
         # Names listed after "Среди них" are a subset of a group: they do not give the count.
         name_starts = tuple(_token_at(norm, n.start) for n in names)
-        own = sum(1 for k in name_starts if norm.tokens[k].sent in hit_sents)
+        own = sum(1 for k in name_starts if norm.tokens[k].sent in hit_sents | _list_sents(norm, hit_sents))
         count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own, count_scope, name_starts)
         cties = countries_mod.extract_countries(rs, norm, event, label)
         if count_span:
@@ -223,6 +252,26 @@ class Detector:
         texts = tuple(dict.fromkeys(n.text for n in names))
         return Detection(label, conf, count, texts, tuple(names_mod.match_key(t) for t in texts),
                          tuple(dict.fromkeys(c for c, _ in cties)), tuple(evidence), self.version, tuple(extra))
+
+
+def _list_sents(norm: Normalized, hit_sents: set[int]) -> set[int]:
+    """Sentences of a list introduced by a trigger sentence ending in ':' ("Вызвалены:\n• A\n• B")."""
+    out: set[int] = set()
+    text, sents = norm.original, norm.sentences
+    for s in hit_sents:
+        end = norm.tokens[sents[s].last - 1].end
+        nxt = text[end:end + 3]
+        if not nxt.lstrip(" ").startswith(":"):
+            continue
+        k = s + 1
+        while k < len(sents) and k - s <= 30:
+            start = norm.tokens[sents[k].first].start
+            line = text.rfind("\n", 0, start)
+            if line < 0 or any(c.isalpha() for c in text[line:start]):
+                break  # not a line of its own any more
+            out.add(k)
+            k += 1
+    return out
 
 
 def _token_at(norm: Normalized, offset: int) -> int:

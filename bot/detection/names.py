@@ -157,6 +157,8 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
                 out.append(name)
                 last_end = b
     if not out and hits:
+        out = _next_sentence_names(rs, norm, words, sentences)
+    if not out and hits:
         out = _lone_first_names(rs, norm, words, hits)
     return _dedupe(out)
 
@@ -167,14 +169,29 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     lex = rs.in_lexicon
     while a < b and (word_value(words[a]) is not None or any(c.isdigit() for c in words[a])):
         a += 1
-    # A capitalised sentence opener is an ordinary word unless it is a known first name or the
-    # lone surname of a coordinated pair ("Кузнечик и Мовшук ...").
-    if a < b and _opens_sentence(norm, a) and not lex("first_name", words[a]):
+    if b < len(words) and toks[b].sent == toks[b - 1].sent and lex("name_geo_noun", words[b]):
+        b -= 1  # "Лидского района", "Гомельской области": a place adjective, not a surname
+    if a > 0 and toks[a - 1].sent == toks[a].sent and lex("name_settlement", words[a - 1]) \
+            and not lex("first_name", words[a]):
+        if b - a <= 2:
+            return None  # "деревни Большие Ляды": the place
+        # "деревни Большие Ляды Прокоп Жук": the place, then the person, described before the place
+        coordinated = coordinated or _described(rs, norm, words, a - 1)
+        a = b - 2
+    bullet = 2 <= b - a <= 3 and _list_item(norm, a, b)
+    # A capitalised sentence opener is an ordinary word unless it is a known first name, the
+    # lone surname of a coordinated pair ("Кузнечик и Мовшук ...") or opens a list item.
+    if a < b and _opens_sentence(norm, a) and not lex("first_name", words[a]) and not bullet:
         coordinated = b - a == 1 and b + 1 < len(words) and words[b] in ("и", "and") and toks[b + 1].cap \
             and toks[b + 1].sent == toks[a].sent
         if not coordinated:
             a += 1
+    skipped_geo = lookalike = False
     while a < b and (_is_geo(rs, words[a]) or lex("name_official", words[a]) or lex("name_role", words[a])):
+        if skipped_geo and b - a <= 2 and not lex("name_official", words[a]) and not lex("name_role", words[a]):
+            lookalike = True  # "Жыхарка Ліды Францішка Бялевіч": after the place, a first name like one
+            break
+        skipped_geo = skipped_geo or _is_geo(rs, words[a])
         a += 1  # "гражданку Польши Анжелику ..." — the country is not part of the name
     if a >= b:
         return None
@@ -188,13 +205,7 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         if b - a > 3:
             return None
         start = a
-        before = [k for k in (a - 1, a - 2) if k >= 0 and toks[k].sent == toks[a].sent]
-        if before and _is_geo(rs, words[before[0]]) and len(before) == 2:
-            before = before[1:]  # "гражданку Польши <Name>"
-        elif before:
-            before = before[:1]
-        described = 2 <= b - a <= 3 and any(
-            lex(lx, words[k]) for k in before for lx in ("person", "prisoner", "demonym_all"))
+        described = 2 <= b - a <= 3 and (bullet or _described(rs, norm, words, a))
         if coordinated and b - a == 2:
             described = True  # "Роман Гурин и Алла Шарко": the second of a pair of names
         if not described and (b - a > 2 or not all(_surnamish(rs, words[k]) or len(words[k]) == 1
@@ -204,7 +215,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
             return None
     end = min(b, start + 3)
     span = range(start, end)
-    if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) or lex("month", words[k]) for k in span):
+    if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) and not (lookalike and k == a)
+           or lex("month", words[k]) for k in span):
         return None
     if start == b - 1 and not lex("first_name", words[start]):
         # A lone surname: not after a place preposition, not sentence-initial unless coordinated.
@@ -228,6 +240,42 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     return Name(text[s:e], s, e)
 
 
+_DESCRIPTORS = ("person", "prisoner", "demonym_all", "name_descriptor")
+
+
+def _described(rs: RuleSet, norm: Normalized, words: list[str], a: int) -> bool:
+    """A word for a person shortly before the run, in its clause ("фермера", "казахстанца",
+    "гражданку Польши", "житель Лидского района", "the teacher identified only as")."""
+    toks, text = norm.tokens, norm.original
+    for k in range(a - 1, max(-1, a - 5), -1):
+        if toks[k].sent != toks[a].sent:
+            return False
+        if toks[k].clause != toks[k + 1].clause:
+            gap = text[toks[k].end:toks[k + 1].start]
+            # Quotes around an organisation do not end the phrase ("активистка «Европейской Беларуси»
+            # Зоя Кравец"); a comma or dash does, except in apposition ("an Estonian national, Toomas
+            # Kask", "двух граждан Японии — Кэнту Судзуки").
+            if gap.strip(" \u00a0«»\"„“”'") and not (k == a - 1 and gap.strip() in (",", "—", "–", ":")):
+                return False
+        if any(rs.in_lexicon(lx, words[k]) for lx in _DESCRIPTORS):
+            return True
+    return False
+
+
+_ITEM_END = ("(", ",", ";", "—", "–", "-", "\n", ":")
+
+
+def _list_item(norm: Normalized, a: int, b: int) -> bool:
+    """The run opens a bullet or numbered line and ends at its details: "• Галина Ридевская (Бобруйск), 58 лет"."""
+    toks, text = norm.tokens, norm.original
+    line_start = text.rfind("\n", 0, toks[a].start) + 1
+    lead = text[line_start:toks[a].start]
+    if not lead.strip() or any(c.isalpha() for c in lead):
+        return False
+    tail = text[toks[b - 1].end:toks[b - 1].end + 3].lstrip(" \u00a0")
+    return not tail or tail.startswith(_ITEM_END)
+
+
 def _opens_sentence(norm: Normalized, i: int) -> bool:
     """First word of its sentence, possibly after quotes, bullets or emoji."""
     toks = norm.tokens
@@ -236,6 +284,22 @@ def _opens_sentence(norm: Normalized, i: int) -> bool:
 
 def _is_geo(rs: RuleSet, word: str) -> bool:
     return rs.in_lexicon("geo_all", word) or rs.in_lexicon("place", word)
+
+
+def _next_sentence_names(rs: RuleSet, norm: Normalized, words: list[str], sentences: list[int]) -> list[Name]:
+    """"Помилован гражданин Японии. ... это 48-летний Хироси Ямада": a described name in the sentence
+    right after the event, when the event sentence names nobody."""
+    out = []
+    for s in sorted({s + 1 for s in sentences} - set(sentences)):
+        if s >= len(norm.sentences):
+            continue
+        sent = norm.sentences[s]
+        for a, b in _runs(norm, sent.first, sent.last):
+            if 2 <= b - a <= 3 and _described(rs, norm, words, a):
+                name = _validate(rs, norm, words, a, b, sent.first)
+                if name:
+                    out.append(name)
+    return out[:1]
 
 
 def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> list[Name]:

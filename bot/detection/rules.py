@@ -52,6 +52,7 @@ class Trigger:
     weight: float
     patterns: tuple[tuple[int, ...], ...]
     requires: tuple[Context, ...] = ()
+    or_name: bool = False  # `requires` also holds when a personal name stands next to the match
 
 
 @dataclass(frozen=True)
@@ -316,7 +317,8 @@ def _compile(doc: dict, digest: str) -> RuleSet:
             raise _err(f"{where}: needs a label and patterns.")
         requires = tuple(comp.context(c, where) for c in r.get("requires", []))
         triggers.append(Trigger(rule_id, str(r["label"]), float(r.get("weight", 0.8)),
-                                comp.patterns(list(r["patterns"]), where), requires))
+                                comp.patterns(list(r["patterns"]), where), requires,
+                                bool(r.get("requires_or_name", False))))
     for rule_id, r in doc["block"].items():
         where = f"block {rule_id}"
         unless = tuple(comp.context(c, where) for c in r.get("unless", []))

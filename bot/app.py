@@ -9,10 +9,10 @@ import asyncio
 import logging
 import math
 import signal
-from contextlib import suppress
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import AsyncIterator, Callable, Mapping
 
 from bot.detection import load_detector
 from bot.replay import ReplayEvent, read_replay
@@ -132,6 +132,25 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
             loop.add_signal_handler(sig, stop)
 
 
+@asynccontextmanager
+async def _service_tasks(svc: Service, settings: Settings) -> AsyncIterator[asyncio.Task]:
+    """Delivery loop, heartbeat and scheduled jobs for the life of a service; yields the delivery task."""
+    from bot.scheduler import build_scheduler
+
+    runner = asyncio.create_task(svc.loop.run())
+    beat = asyncio.create_task(heartbeat(settings))
+    scheduler = build_scheduler(svc.deps)
+    scheduler.start()
+    try:
+        yield runner
+    finally:
+        scheduler.shutdown(wait=False)
+        for task in (runner, beat):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+
 async def run_telegram_service(settings: Settings, senders: Mapping[str, Sender], *, edges=None,
                                stop: asyncio.Event | None = None) -> int:
     """`tgwatch run`: capture from Telegram (live + reconcile passes), deliver with the bot, answer
@@ -145,29 +164,14 @@ async def run_telegram_service(settings: Settings, senders: Mapping[str, Sender]
     stopping = stop or asyncio.Event()
     if stop is None:
         install_signal_handlers(stopping.set)
-    from bot.scheduler import build_scheduler
-
-    runner = asyncio.create_task(svc.loop.run())
-    beat = asyncio.create_task(heartbeat(settings))
-    scheduler = build_scheduler(svc.deps)
-    scheduler.start()
     try:
-        await edges.start(svc.deps)
-        log.info("capturing from Telegram; SIGTERM or Ctrl-C stops")
-        await edges.run_until(stopping)
-        log.info("stopping: draining delivery for up to %.1f s", settings.run.grace_s)
-        svc.loop.stop()
-        try:
-            await asyncio.wait_for(runner, timeout=settings.run.grace_s)
-        except asyncio.TimeoutError:
-            log.warning("delivery did not drain within %.1f s; pending alerts stay queued", settings.run.grace_s)
-        return 0
+        async with _service_tasks(svc, settings) as runner:
+            await edges.start(svc.deps)
+            log.info("capturing from Telegram; SIGTERM or Ctrl-C stops")
+            await edges.run_until(stopping)
+            await _drain_within_grace(svc, runner, settings.run.grace_s)
+            return 0
     finally:
-        scheduler.shutdown(wait=False)
-        for task in (runner, beat):
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
         await edges.close()
         await svc.close()
 
@@ -178,42 +182,32 @@ async def run_replay_service(settings: Settings, replay: Path, senders: Mapping[
 
     Restart-safe: the file is replayed from the start and handle_post's idempotency skips what is stored.
     """
-    from bot.scheduler import build_scheduler
-
     svc = await build_service(settings, senders)
     stopping = asyncio.Event()
     install_signal_handlers(stopping.set)
-    runner = asyncio.create_task(svc.loop.run())
-    beat = asyncio.create_task(heartbeat(settings))
-    scheduler = build_scheduler(svc.deps)
-    scheduler.start()
     try:
-        for ev in read_replay(replay):
-            if stopping.is_set():
-                break
-            # A second process holding the lock past busy_timeout_s must not drop the event.
-            await retry_busy(lambda: apply_event(ev, svc.deps))
-            await asyncio.sleep(0)
-        log.info("replay source finished")
-        if exit_when_done and not stopping.is_set():
-            # Deliver everything due, then stop; the loop is the only sender (a second drain
-            # running beside it would send the same rows twice).
-            svc.loop.stop(math.inf)
-            stop_wait = asyncio.create_task(stopping.wait())
-            await asyncio.wait({runner, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            stop_wait.cancel()
-        else:
-            await stopping.wait()
-        if not runner.done():
-            await _drain_within_grace(svc, runner, settings.run.grace_s)
-        runner.result()  # surface an error that ended delivery
-        return 0
+        async with _service_tasks(svc, settings) as runner:
+            for ev in read_replay(replay):
+                if stopping.is_set():
+                    break
+                # A second process holding the lock past busy_timeout_s must not drop the event.
+                await retry_busy(lambda: apply_event(ev, svc.deps))
+                await asyncio.sleep(0)
+            log.info("replay source finished")
+            if exit_when_done and not stopping.is_set():
+                # Deliver everything due, then stop; the loop is the only sender (a second drain
+                # running beside it would send the same rows twice).
+                svc.loop.stop(math.inf)
+                stop_wait = asyncio.create_task(stopping.wait())
+                await asyncio.wait({runner, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+                stop_wait.cancel()
+            else:
+                await stopping.wait()
+            if not runner.done():
+                await _drain_within_grace(svc, runner, settings.run.grace_s)
+            runner.result()  # surface an error that ended delivery
+            return 0
     finally:
-        scheduler.shutdown(wait=False)
-        for task in (runner, beat):
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
         await svc.close()
 
 

@@ -259,8 +259,9 @@ def _singular(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> bo
     """A trigger in a singular form or about one described person ("Помилован гражданин Эстонии")."""
     toks = norm.tokens
     for h in hits:
-        if h.last < len(words) and words[h.last] in ("a", "an") and toks[h.last].sent == toks[h.first].sent:
-            return True  # "pardoned a 72-year-old Polish priest"
+        k = h.last + 1 if h.last < len(words) and words[h.last] == "to" else h.last
+        if k < len(words) and words[k] in ("a", "an") and toks[k].sent == toks[h.first].sent:
+            return True  # "pardoned a 72-year-old Polish priest", "granted clemency to a Latvian citizen"
         lo, hi = max(0, h.first - 2), min(len(words), h.last + 3)
         for k in range(lo, hi):
             if toks[k].sent == toks[h.first].sent and rs.in_lexicon("singular", words[k]):

@@ -393,8 +393,10 @@ def _build_prefilter(rs: RuleSet, comp: _Compiler) -> re.Pattern | None:
             options = [e for e, _ in seq if e >= 0]
             if not options:
                 return None  # a pattern made only of numbers: cannot pre-filter
-            # The most selective word of the pattern (fewest alternatives) is the one to look for.
-            eid = min(options, key=lambda e: len(comp.elements[e][0]) + len(comp.elements[e][1]))
+            # The most selective word of the pattern is the one to look for: fewest alternatives, but
+            # never a short function word ("a", "on", "из") when the pattern has a longer one.
+            eid = min(options, key=lambda e: (any(len(w) < 4 for w in (*comp.elements[e][0], *comp.elements[e][1])),
+                                              len(comp.elements[e][0]) + len(comp.elements[e][1])))
             ex, pre = comp.elements[eid]
             for w in ex:
                 (prefixes if w.endswith("ь") else exact).add(w.rstrip("ь"))

@@ -102,7 +102,10 @@ def _path(v: Any) -> Path:
     s = _str(v)
     if not s.strip():
         raise ValueError("expected a file path, got an empty string")
-    return Path(s).expanduser()
+    try:
+        return Path(s).expanduser()
+    except RuntimeError:  # "~user" for a user that does not exist
+        raise ValueError(f"cannot expand '~' in {s[:40]!r}; give an absolute path") from None
 
 
 def _opt_path(v: Any) -> Path | None:

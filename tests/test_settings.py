@@ -108,3 +108,9 @@ def test_example_config_is_valid():
     example = Path(__file__).resolve().parent.parent / "config" / "example.toml"
     s = load_settings(example, env={})
     assert s.source == str(example)
+
+
+def test_unexpandable_home_is_a_config_error():
+    with pytest.raises(ConfigError) as e:
+        load_settings(None, env={"TGWATCH_TELEGRAM_SESSION_PATH": "~0"})
+    assert "cannot expand '~'" in str(e.value)

@@ -56,3 +56,18 @@ def detector():
 ])
 def test_names_extracted(detector, text, names):
     assert list(detector.detect(text).names) == names
+
+
+def test_capitalised_number_word_at_the_very_end_does_not_crash():
+    """Found by the benchmark's cut posts: a name run made only of a number word ('Оба') at the
+    end of the text skipped past the last token."""
+    from bot.detection import load_detector
+
+    d = load_detector()
+    text = ("Среди 31 помилованного 7 ноября — политзаключённые Елена Бабицкая из Гомеля и "
+            "Сергей Коваленок из Кобрина. Оба ")
+    det = d.detect(text)
+    assert det.label == "pardon"
+    assert "Елена Бабицкая" in det.names
+    for tail in ("Оба", "Двое", "Трое.", "Both"):
+        d.detect("Лукашенко помиловал осуждённых. " + tail)

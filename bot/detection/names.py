@@ -169,6 +169,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     lex = rs.in_lexicon
     while a < b and (word_value(words[a]) is not None or any(c.isdigit() for c in words[a])):
         a += 1
+    if a >= b:
+        return None  # the run was only numbers: no name (and no token at `a` to look at)
     if b < len(words) and toks[b].sent == toks[b - 1].sent and lex("name_geo_noun", words[b]):
         b -= 1  # "Лидского района", "Гомельской области": a place adjective, not a surname
     if a > 0 and toks[a - 1].sent == toks[a].sent and lex("name_settlement", words[a - 1]) \

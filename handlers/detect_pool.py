@@ -20,6 +20,7 @@ from typing import Any, Awaitable
 from bot.models import Detection
 from bot.textsearch import stems_of
 from storage.research import fold_text
+from handlers.posts import safe_detect
 
 # Below this many posts the ~0.5 s worker start-up costs more than it saves.
 MIN_POSTS = 5000
@@ -33,7 +34,7 @@ def _init(blob: bytes) -> None:
 
 
 def _detect_all(texts: list[str]) -> list[tuple[Detection, str]]:
-    return [(_detector.detect(t), stems_of(fold_text(t))) for t in texts]
+    return [(safe_detect(_detector, t), stems_of(fold_text(t))) for t in texts]
 
 
 def worker_count() -> int:

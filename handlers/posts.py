@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.alerts import clean
-from bot.models import Detection, Post
+from bot.models import Detection, Evidence, Post
 from handlers.deps import Deps
 from handlers.digest import plan_delivery
 from handlers.followups import describe_changes, merge_changes
@@ -54,6 +54,19 @@ def alert_key(channel_id: int, message_id: int) -> str:
     return f"alert:{channel_id}:{message_id}"
 
 
+def safe_detect(detector, text: str) -> Detection:
+    """The detector's verdict, or a recorded 'none' if the detector itself fails: a detector bug
+    must never cost us the post (the archive is the guarantee; `tgwatch redetect` re-judges it
+    once the detector is fixed). The failure is logged without the post text."""
+    try:
+        return detector.detect(text)
+    except Exception as e:  # noqa: BLE001 - any detector bug; the post must still be stored
+        log.error("detector %s failed (%s: %s); post stored with label none for redetect",
+                  getattr(detector, "version", "?"), type(e).__name__, e)
+        return Detection("none", 0.0, evidence=(Evidence("detector.error", 0, 0, "", "block"),),
+                         detector_version=f"{getattr(detector, 'version', '')}!error")
+
+
 async def handle_post(post: Post, deps: Deps, *, alert: bool = True, source: str = "live") -> PostResult:
     """Store, detect and queue alerts for one post. Idempotent.
 
@@ -89,7 +102,7 @@ async def _handle_in_tx(post: Post, deps: Deps, now: datetime, *, alert: bool, s
         await posts.add_version(db, post, version, now)
     await channels.advance(db, post.channel_id, max(post.message_id, *post.album_message_ids or (0,)), post.posted_at, now)
 
-    detection = deps.detector.detect(post.text)
+    detection = safe_detect(deps.detector, post.text)
     detection_id = await detections.record(db, post.channel_id, post.message_id, version, detection, now)
     queued = followups = 0
     if alert:

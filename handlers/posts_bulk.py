@@ -9,6 +9,8 @@ tests/test_posts_bulk.py checks the database content against handle_post's, byte
 
 from __future__ import annotations
 
+import functools
+
 import logging
 from collections import defaultdict
 from datetime import datetime
@@ -17,7 +19,7 @@ from typing import Iterable, Mapping
 from bot.models import Detection, Post
 from bot.timeutil import iso, parse_iso
 from handlers.deps import Deps
-from handlers.posts import PostResult, handle_post, storable
+from handlers.posts import PostResult, handle_post, safe_detect, storable
 from storage import channels, detections
 from storage import posts as stored_posts
 
@@ -77,7 +79,7 @@ async def _store_run(
     verdict_rows: list[tuple[int, int, int, Detection]] = []
     reached: dict[int, tuple[int, str]] = {}
     results: list[PostResult] = []
-    detect = deps.detector.detect
+    detect = functools.partial(safe_detect, deps.detector)
     for p in run:
         top, at = max(p.message_id, *p.album_message_ids or (0,)), iso(p.posted_at)
         seen = reached.get(p.channel_id)

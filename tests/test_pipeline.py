@@ -135,3 +135,34 @@ async def test_an_older_version_arriving_late_is_not_a_new_version(deps, clock):
     clock.advance(60)
     assert (await handle_post(make_post(1, NEWS, edited_at=clock()), deps)).outcome == "edited"  # a real revert
     assert [v["text"] for v in await posts.versions(deps.db, 1001, 1)] == [NEWS, PARDON, NEWS]
+
+
+async def test_a_detector_bug_never_costs_the_post(deps, caplog):
+    """The archive is the guarantee: a detector that raises still gets the post stored, with a
+    'none' verdict marked as an error that `tgwatch redetect` re-judges once it is fixed."""
+    from dataclasses import replace
+
+    from handlers.redetect import redetect
+
+    class Broken:
+        version = "det-test"
+
+        def detect(self, text, lang=None):
+            raise IndexError("tuple index out of range")
+
+    broken = replace(deps, detector=Broken())
+    r = await handle_post(make_post(1, PARDON), broken)
+    assert r.outcome == "new" and r.detection.label == "none"
+    assert (await posts.get(deps.db, 1001, 1)).post.text == PARDON
+    assert any("detector det-test failed" in rec.getMessage() and PARDON not in rec.getMessage()
+               for rec in caplog.records)
+
+    class Fixed:
+        version = "det-test"
+
+        def detect(self, text, lang=None):
+            from bot.models import Detection
+            return Detection("pardon", 0.9, detector_version=self.version)
+
+    report = await redetect(replace(deps, detector=Fixed()))
+    assert report.recorded == 1 and report.changes == {"none->pardon": 1}

@@ -45,28 +45,25 @@ def _nonneg_int(v: Any) -> int:
     return n
 
 
-def _pos_float(v: Any) -> float:
+def _float(v: Any, *, allow_zero: bool) -> float:
+    expected = "expected a number, 0 or more" if allow_zero else "expected a number greater than 0"
     if isinstance(v, bool):
-        raise ValueError("expected a number greater than 0")
+        raise ValueError(expected)
     try:
         f = float(v)
     except (TypeError, ValueError):
-        raise ValueError("expected a number greater than 0") from None
-    if not f > 0 or f != f or f == float("inf"):
-        raise ValueError("expected a number greater than 0")
+        raise ValueError(expected) from None
+    if f != f or f == float("inf") or f < 0 or (f == 0 and not allow_zero):
+        raise ValueError(expected)
     return f
+
+
+def _pos_float(v: Any) -> float:
+    return _float(v, allow_zero=False)
 
 
 def _nonneg_float(v: Any) -> float:
-    if isinstance(v, bool):
-        raise ValueError("expected a number, 0 or more")
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        raise ValueError("expected a number, 0 or more") from None
-    if not f >= 0 or f == float("inf"):
-        raise ValueError("expected a number, 0 or more")
-    return f
+    return _float(v, allow_zero=True)
 
 
 def _unit_float(v: Any) -> float:

@@ -224,13 +224,17 @@ class Database:
 
 async def open_database(path: str | Path, *, busy_timeout_s: float = 10.0, migrate: bool = True) -> Database:
     """Open and (by default) bring the schema up to date."""
+    db = await Database.open(path, busy_timeout_s=busy_timeout_s)
+    return await migrated(db) if migrate else db
+
+
+async def migrated(db: Database) -> Database:
+    """Bring the schema up to date; on failure close the connection (a leaked one hangs exit)."""
     from storage.migrations import apply_migrations
 
-    db = await Database.open(path, busy_timeout_s=busy_timeout_s)
-    if migrate:
-        try:
-            await apply_migrations(db)
-        except BaseException:
-            await db.close()
-            raise
+    try:
+        await apply_migrations(db)
+    except BaseException:
+        await db.close()
+        raise
     return db

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable
 
 from bot.errors import StorageError
-from storage.db import Database, _explain
+from storage.db import Database, _explain, migrated
 
 
 class _Cursor:
@@ -120,8 +120,6 @@ async def open_direct_database(
     path: str | Path, *, busy_timeout_s: float = 10.0, migrate: bool = True
 ) -> BatchDatabase:
     """Like storage.db.open_database, with inline SQLite calls and batch() (see the module doc)."""
-    from storage.migrations import apply_migrations
-
     p = str(path)
     try:
         Path(p).parent.mkdir(parents=True, exist_ok=True)
@@ -135,10 +133,4 @@ async def open_direct_database(
     except (sqlite3.Error, OSError) as e:
         raise StorageError(_explain(e, p)) from e
     db = BatchDatabase(DirectConnection(conn), p)  # type: ignore[arg-type]
-    if migrate:
-        try:
-            await apply_migrations(db)
-        except BaseException:
-            await db.close()
-            raise
-    return db
+    return await migrated(db) if migrate else db

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.detection.names import match_key, text_matches_term
+from bot.detection.names import match_key
+from bot.detection.terms import text_matches_term
 
 
 @pytest.mark.parametrize("a,b", [

@@ -13,6 +13,7 @@ Watch terms (subscribers' names), tolerant of case, inflection, spelling and scr
 """
 
 from bot.detection.engine import Detector, load_detector
-from bot.detection.names import match_key, text_matches_term
+from bot.detection.names import match_key
+from bot.detection.terms import text_matches_term
 
 __all__ = ["Detector", "load_detector", "match_key", "text_matches_term"]

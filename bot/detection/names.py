@@ -84,23 +84,6 @@ def match_key(term: str) -> str:
     return " ".join(k for k in (word_key(w) for w in words) if k)
 
 
-def text_matches_term(text: str, term: str) -> bool:
-    """Whether the text mentions the term in any case, spelling or script (word sequence match).
-
-    A multi-word term matches its words in order or reversed ("Тихановский Сергей").
-    """
-    want = match_key(term).split()
-    if not want:
-        return False
-    keys = [word_key(w) for w in re.findall(r"[^\W\d_]+", (text or "")[:200_000])]
-    n = len(want)
-    for i in range(len(keys) - n + 1):
-        window = keys[i:i + n]
-        if window == want or (n > 1 and window == want[::-1]):
-            return True
-    return False
-
-
 # ── extraction ─────────────────────────────────────────────────────────────────────────────
 def _surnamish(rs: RuleSet, word: str) -> bool:
     memo = rs.cache.setdefault("surnamish", {})

@@ -1,6 +1,7 @@
 """Watch-term matching across transliteration and inflection. Pure; no regex from users.
 
-A term ("Tsikhanouski", "Мария Колесникова") matches a post when its words appear in a row,
+A term ("Tsikhanouski", "Мария Колесникова") matches a post when its words appear in a row
+(in the term's order, or surname-first as official lists write them),
 each word compared by a *sound skeleton* that is the same for Russian and Belarusian
 Cyrillic, Łacinka and the common English/Polish spellings:
 
@@ -229,7 +230,12 @@ def _term_keys(term: str) -> tuple[tuple[tuple[str, str], ...], ...]:
 
 
 def text_matches_term(text: str, term: str) -> bool:
-    """True when every word of `term` appears, in order and adjacent, in `text` (see module doc)."""
+    """True when every word of `term` appears, adjacent, in `text` (see module doc).
+
+    The words match in the term's order, or with its last word first: official lists write the
+    surname first ("Колесникова Мария Александровна"), so a subscriber's "Maria Kalesnikava"
+    must find it. No other order matches ("Мария вышла. Колесникова" does not).
+    """
     if not text or not term:
         return False
     tkeys = _term_keys(term[:MAX_TERM_CHARS])
@@ -238,11 +244,15 @@ def text_matches_term(text: str, term: str) -> bool:
     ix = _text_index(text)
     if len(tkeys) == 1:
         return _occurs(tkeys[0], ix)
-    first = _positions(tkeys[0], ix)
-    if not first:
+    found = {i: _positions(k, ix) for i, k in enumerate(tkeys)}
+    if not all(found.values()):
         return False
-    rest = [_positions(k, ix) for k in tkeys[1:]]
-    return any(all(p + j + 1 in positions for j, positions in enumerate(rest)) for p in first)
+    n = len(tkeys)
+    orders = (range(n), (n - 1, *range(n - 1)))
+    return any(
+        all(p + j in found[w] for j, w in enumerate(order))
+        for order in orders for p in found[order[0]]
+    )
 
 
 def normalize_term(term: str) -> str:

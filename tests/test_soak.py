@@ -148,6 +148,13 @@ def start(cfg: Path, replay: Path, *, exit_when_done: bool) -> subprocess.Popen:
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+def wait_until_running(heartbeat: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Poll until the service's first heartbeat (written after its signal handlers are installed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None and not heartbeat.exists():
+        time.sleep(0.05)
+
+
 def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
     _, err = proc.communicate(timeout=timeout)
     return proc.returncode, err
@@ -236,8 +243,12 @@ def test_sigterm_drains_within_grace(tmp_path):
     with Receiver(delay_s=0.05) as receiver:
         cfg = write_config(tmp_path, receiver.url)
         for _ in range(terms):
+            (tmp_path / "heartbeat").unlink(missing_ok=True)
             proc = start(cfg, replay, exit_when_done=False)
-            time.sleep(rng.uniform(1.5, 4.0))
+            # Signal a running service, not one still importing: start-up can take seconds on a
+            # loaded machine, and a signal before the handlers exist only tests Python's default.
+            wait_until_running(tmp_path / "heartbeat", proc)
+            time.sleep(rng.uniform(0.2, 1.5))
             t0 = time.monotonic()
             proc.send_signal(signal.SIGTERM)
             code, err = finish(proc, timeout=GRACE_S + 30)

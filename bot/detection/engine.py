@@ -65,13 +65,22 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, o
 class _Index:
     """Matches of one post grouped by sentence, so scope checks do not scan the whole post."""
 
-    __slots__ = ("matches", "matched", "by_sent", "toks")
+    __slots__ = ("matches", "matched", "by_sent", "toks", "live_blocks")
 
     def __init__(self, norm: Normalized, matches: Matches):
         self.matches = matches
         self.matched = frozenset(matches)
         self.toks = norm.tokens
         self.by_sent: dict[int, dict[int, list]] = {}
+        self.live_blocks: frozenset[int] | None = None  # blocks with a pattern start in this post
+
+    def blocks(self, rs: RuleSet) -> frozenset[int]:
+        """Indexes of the blocks that can match this post (one of their patterns' first sequences occurs)."""
+        live = self.live_blocks
+        if live is None:
+            firsts = rs.block_firsts
+            live = self.live_blocks = frozenset().union(*(firsts[sid] for sid in self.matched if sid in firsts))
+        return live
 
     def in_sentence(self, sid: int, sent: int) -> list:
         per = self.by_sent.get(sid)
@@ -111,22 +120,30 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
     hits: list[Hit] = []
     toks, sents = norm.tokens, norm.sentences
     index = _Index(norm, matches)
-    for trig in rs.triggers:
-        seen: set[tuple[int, int]] = set()
-        for pattern in trig.patterns:
-            for m in matches.get(pattern[0], ()):
-                if m[:2] in seen:
-                    continue
-                sent = toks[m[0]].sent
-                if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
-                    continue
-                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
-                        and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
-                    continue
-                seen.add(m[:2])
-                hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
-                if len(hits) >= MAX_HITS:
-                    return hits
+    starts = rs.pattern_starts
+    # Only patterns whose first sequence matched can fire: visit those, in rule-file order
+    # (trigger, then pattern), which is the order of the hits and of MAX_HITS's cut.
+    todo = sorted(tp for sid in index.matched if sid in starts for tp in starts[sid])
+    triggers = rs.triggers
+    current, seen = -1, set()
+    for t_idx, p_idx in todo:
+        trig = triggers[t_idx]
+        if t_idx != current:
+            current, seen = t_idx, set()  # a match may count once per trigger
+        pattern = trig.patterns[p_idx]
+        for m in matches[pattern[0]]:
+            if m[:2] in seen:
+                continue
+            sent = toks[m[0]].sent
+            if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
+                continue
+            if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
+                    and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
+                continue
+            seen.add(m[:2])
+            hits.append(_check_blocks(rs, norm, index, t_idx, trig, m, sents[sent].question))
+            if len(hits) >= MAX_HITS:
+                return hits
     return hits
 
 
@@ -158,14 +175,14 @@ def _name_near(rs: RuleSet, norm: Normalized, first: int, last: int) -> bool:
     return False
 
 
-def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
+def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, t_idx: int, trig: Trigger,
                   m: tuple, question: bool) -> Hit:
     if question and rs.question_blocks and not _wh_question(norm, m[0]):
         return Hit(trig, m[0], m[1], "block.question", m[:2])
-    matched = matches.matched
-    for block in rs.blocks_for(trig):
-        if block.context.firsts.isdisjoint(matched):
-            continue  # none of its patterns occurs in this post
+    blocks = rs.blocks
+    # The blocks of this trigger that can match here, in file order (the first that vetoes wins).
+    for b_idx in sorted(matches.blocks(rs) & rs.trigger_blocks[t_idx]):
+        block = blocks[b_idx]
         span = context_span(block.context, norm, matches, m[0], m[1], m[2])
         if span is None:
             continue

@@ -83,6 +83,13 @@ class RuleSet:
     prefilter: re.Pattern | None = None
     trigger_seqs: frozenset[int] = frozenset()  # sequences used by trigger patterns
     post_seqs: frozenset[int] = frozenset()  # sequences used by contexts with scope "post"
+    # Derived at load so a post only visits rules that can fire (see engine.find_hits):
+    # first sequence id -> (trigger index, pattern index) of the trigger patterns starting with it,
+    pattern_starts: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    # per trigger index, the indexes of the blocks that apply to it (file order),
+    trigger_blocks: tuple[frozenset[int], ...] = ()
+    # and sequence id -> indexes of the blocks whose context can start with it.
+    block_firsts: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def blocks_for(self, trig: Trigger) -> list[Block]:
         """The blocks that apply to a trigger, in file order (computed once per trigger)."""
@@ -431,3 +438,15 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     for b in rs.blocks:
         contexts += [b.context, *b.unless]
     rs.post_seqs = frozenset(sid for c in contexts if c.scope == "post" for p in c.patterns for sid in p)
+    pattern_starts: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for t_idx, trig in enumerate(rs.triggers):
+        for p_idx, pattern in enumerate(trig.patterns):
+            pattern_starts[pattern[0]].append((t_idx, p_idx))
+    rs.pattern_starts = {k: tuple(v) for k, v in pattern_starts.items()}
+    rs.trigger_blocks = tuple(frozenset(b_idx for b_idx, b in enumerate(rs.blocks)
+                                        if targets(b.labels, t.label, t.rule_id)) for t in rs.triggers)
+    block_firsts: dict[int, set[int]] = defaultdict(set)
+    for b_idx, b in enumerate(rs.blocks):
+        for sid in b.context.firsts:
+            block_firsts[sid].add(b_idx)
+    rs.block_firsts = {k: frozenset(v) for k, v in block_firsts.items()}

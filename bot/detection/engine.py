@@ -205,11 +205,13 @@ def _wh_question(norm: Normalized, i: int) -> bool:
 def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
     """Trigger matches first; contexts (blockers, requirements) only in sentences that have one."""
     table = word_table(rs, norm)
-    matches = match_patterns(rs, norm, "trigger", per_word=table)
+    elems = [w[0] for w in table]
+    present = frozenset().union(*elems)  # every element in the post: sequences needing others fail fast
+    matches = match_patterns(rs, norm, "trigger", per_word=table, elems=elems, present=present)
     if not matches:
         return []
     sentences = {norm.tokens[m[0]].sent for found in matches.values() for m in found}
-    matches.update(match_patterns(rs, norm, "context", sentences, per_word=table))
+    matches.update(match_patterns(rs, norm, "context", sentences, per_word=table, elems=elems, present=present))
     return find_hits(rs, norm, matches)
 
 

@@ -73,6 +73,7 @@ class RuleSet:
     digest: str
     question_blocks: bool = True  # a trigger inside a question ("Ці памілуе?") is not an event
     seqs: list[tuple[tuple[int, int], ...]] = field(default_factory=list)  # (element id, gap before)
+    seq_rest: list[frozenset[int]] = field(default_factory=list)  # per sequence: elements after the first
     exact: dict[str, frozenset[int]] = field(default_factory=dict)
     prefix: dict[str, frozenset[int]] = field(default_factory=dict)
     prefix_lengths: tuple[int, ...] = ()
@@ -428,6 +429,7 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     for sid, seq in enumerate(comp.seqs):
         starts[seq[0][0]].append(sid)
     rs.seqs = comp.seqs
+    rs.seq_rest = [frozenset(el for el, _ in seq[1:]) for seq in comp.seqs]
     rs.exact = {k: frozenset(v) for k, v in exact.items()}
     rs.prefix = {k: frozenset(v) for k, v in prefix.items()}
     rs.prefix_lengths = tuple(sorted({len(k) for k in prefix}))

@@ -12,11 +12,12 @@ from bot.detection.rules import RuleSet
 from bot.detection.scope import event_sentences, hit_sentences
 
 MIN_SCORE = 3.0  # a number must be tied to a trigger or to a noun for people
+COUNT_FOLLOW = {"amnesty": 3}  # sentences after the event read for the count, by label (default 0)
 
 
 def count_sentences(norm: Normalized, hits: list, label: str) -> list[int]:
     """Where the count is read: the event sentences (and, for an amnesty, three more)."""
-    return event_sentences(norm, hits, follow=3 if label == "amnesty" else 0)
+    return event_sentences(norm, hits, follow=COUNT_FOLLOW.get(label, 0))
 
 
 def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: list, label: str,
@@ -193,24 +194,18 @@ def _clause_has(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon
 def _clause_has_uncached(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon: str) -> bool:
     toks = norm.tokens
     clause = toks[i].clause
-    k = i
-    while k > 0 and toks[k - 1].clause == clause:
-        k -= 1
-    while k < len(toks) and toks[k].clause == clause:
-        if rs.phrase_at(lexicon, words, k):
-            return True
-        k += 1
-    return False
+    lo = i
+    while lo > 0 and toks[lo - 1].clause == clause:
+        lo -= 1
+    hi = i
+    while hi < len(toks) and toks[hi].clause == clause:
+        hi += 1
+    return rs.phrase_in(lexicon, words, lo, hi)
 
 
 def _after_other_side(rs: RuleSet, norm: Normalized, words: list[str], i: int) -> bool:
-    toks = norm.tokens
-    k = i - 1
-    while k >= 0 and toks[k].sent == toks[i].sent:
-        if rs.phrase_at("fact_other_side", words, k):
-            return True
-        k -= 1
-    return False
+    # Any "other side" phrase earlier in the sentence (the sentence's tokens are contiguous).
+    return rs.phrase_in("fact_other_side", words, norm.sentences[norm.tokens[i].sent].first, i)
 
 
 def _described_people(rs: RuleSet, norm: Normalized, words: list[str], hits: list, memo: dict) -> int:

@@ -15,6 +15,7 @@ _CUE_STEMS = ("граждан", "грамадзян", "citizen", "national", "п
 _NOT_CUE = ("гражданск", "грамадзянск", "nationalit", "nationalis", "nationwide", "national-")
 _DEST = {"в", "во", "у", "ва", "to", "into", "in", "на", "до", "да", "через", "праз", "from", "из", "з", "across",
          "for", "at", "near", "towards", "пределы", "межы", "territory", "территорию", "тэрыторыю", "borders"}
+FOLLOW = 2  # sentences after each event sentence also read for citizenships
 _EN_AFTER_NOUN = {"and", "was", "were", "who", "has", "had", "is", "are", "on", "with", "from"}
 
 
@@ -102,7 +103,7 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
     out: dict[str, tuple[int, int]] = {}
     home = next((c for c, spec in rs.countries.items() if spec.get("home")), None)
     memo = rs.cache.setdefault("country_candidates", {})
-    for s in event_sentences(norm, hits, follow=2) if sentences is None else sentences:
+    for s in event_sentences(norm, hits, follow=FOLLOW) if sentences is None else sentences:
         sent = norm.sentences[s]
         cue_at = None
         chain_end = -99
@@ -185,4 +186,4 @@ def _adjective_is_person(rs: RuleSet, norm: Normalized, words: list[str], i: int
 
 
 def _after_other_side(rs: RuleSet, words: list[str], first: int, i: int) -> bool:
-    return any(rs.phrase_at("fact_other_side", words, k) for k in range(first, i))
+    return rs.phrase_in("fact_other_side", words, first, i)

@@ -19,6 +19,7 @@ from bot.detection.normalize import Normalized, normalize, prepare
 from bot.detection.numbers import parse_numbers
 from bot.detection.matcher import match_patterns, word_table
 from bot.detection.rules import Context, RuleSet, Trigger, load_rules
+from bot.detection.scope import event_sentences, widen
 from bot.models import Detection, Evidence
 
 CODE_VERSION = "det-1.0"
@@ -252,15 +253,18 @@ class Detector:
             return Detection(label, round(conf, 3), evidence=tuple(evidence), detector_version=self.version,
                              extra_labels=tuple(extra))
         event = [h for h in active if h.label in builtin]
-        count_scope = count_mod.count_sentences(norm, event, label)
+        # The event sentences are worked out once; each fact reads them with its own follow-up.
+        event_sents = event_sentences(norm, event)
+        count_scope = widen(norm, event, event_sents, count_mod.COUNT_FOLLOW.get(label, 0))
         numbers = parse_numbers(norm, count_scope)
-        names = names_mod.extract_names(rs, norm, event)
+        names = names_mod.extract_names(rs, norm, event, event_sents)
         hit_sents = {norm.tokens[h.first].sent for h in event}
         # Names listed after "Среди них" are a subset of a group: they do not give the count.
         name_starts = tuple(_token_at(norm, n.start) for n in names)
         own = sum(1 for k in name_starts if norm.tokens[k].sent in hit_sents | _list_sents(norm, hit_sents))
         count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own, count_scope, name_starts)
-        cties = countries_mod.extract_countries(rs, norm, event, label)
+        cties = countries_mod.extract_countries(rs, norm, event, label,
+                                                widen(norm, event, event_sents, countries_mod.FOLLOW))
         if count_span:
             evidence.append(_evidence(norm, "fact.count", count_span[0], count_span[1], "fact"))
         for n in names:
@@ -269,7 +273,7 @@ class Detector:
             evidence.append(_evidence(norm, f"fact.country.{country}", s, e, "fact"))
         conf = _confidence(chosen, hits)
         texts = tuple(dict.fromkeys(n.text for n in names))
-        return Detection(label, conf, count, texts, tuple(names_mod.match_key(t) for t in texts),
+        return Detection(label, conf, count, texts, tuple(names_mod.name_key(t) for t in texts),
                          tuple(dict.fromkeys(c for c, _ in cties)), tuple(evidence), self.version, tuple(extra))
 
 

@@ -84,6 +84,12 @@ def match_key(term: str) -> str:
     return " ".join(k for k in (word_key(w) for w in words) if k)
 
 
+@lru_cache(maxsize=16384)
+def name_key(text: str) -> str:
+    """match_key() of an extracted name, cached: the same names recur across posts and passes."""
+    return match_key(text)
+
+
 def text_matches_term(text: str, term: str) -> bool:
     """Whether the text mentions the term in any case, spelling or script (word sequence match).
 
@@ -167,7 +173,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
               coordinated: bool = False) -> Name | None:
     toks, text = norm.tokens, norm.original
     lex = rs.in_lexicon
-    while a < b and (word_value(words[a]) is not None or any(c.isdigit() for c in words[a])):
+    while a < b and (word_value(words[a]) is not None
+                     or not words[a].isalpha() and any(c.isdigit() for c in words[a])):  # letters only: no digit
         a += 1
     if a >= b:
         return None  # the run was only numbers: no name (and no token at `a` to look at)
@@ -328,10 +335,10 @@ def _dedupe(names: list[Name]) -> list[Name]:
     """One entry per person: a later bare surname of an already named person is dropped."""
     out: list[Name] = []
     seen_words: set[str] = set()
-    for n in sorted(names, key=lambda n: -len(match_key(n.text).split())):
-        key = match_key(n.text)
+    for n in sorted(names, key=lambda n: -len(name_key(n.text).split())):
+        key = name_key(n.text)
         parts = key.split()
-        if not parts or key in {match_key(o.text) for o in out}:
+        if not parts or key in {name_key(o.text) for o in out}:
             continue
         if len(parts) == 1 and parts[0] in seen_words:
             continue

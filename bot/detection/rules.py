@@ -144,6 +144,18 @@ class RuleSet:
                     return True
         return False
 
+    def phrase_in(self, name: str, words: list[str], lo: int, hi: int) -> bool:
+        """Whether an entry of the lexicon matches at some position in [lo, hi): any(phrase_at(...)),
+        skipping words already known to start no entry."""
+        starts = self.cache.setdefault(("phrase_first", name), {})
+        get = starts.get
+        for k in range(lo, hi):
+            if get(words[k]) is False:
+                continue
+            if self.phrase_at(name, words, k):
+                return True
+        return False
+
     def phrase_at(self, name: str, words: list[str], i: int) -> int:
         """Length of the longest lexicon entry (possibly several words) matching words[i:], or 0."""
         if i < 0 or i >= len(words):

@@ -260,7 +260,8 @@ class Detector:
         names = names_mod.extract_names(rs, norm, event, event_sents)
         hit_sents = {norm.tokens[h.first].sent for h in event}
         # Names listed after "Среди них" are a subset of a group: they do not give the count.
-        name_starts = tuple(_token_at(norm, n.start) for n in names)
+        ends = [t.end for t in norm.tokens] if names else []
+        name_starts = tuple(_token_at(norm, n.start, ends) for n in names)
         own = sum(1 for k in name_starts if norm.tokens[k].sent in hit_sents | _list_sents(norm, hit_sents))
         count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own, count_scope, name_starts)
         cties = countries_mod.extract_countries(rs, norm, event, label,
@@ -297,9 +298,10 @@ def _list_sents(norm: Normalized, hit_sents: set[int]) -> set[int]:
     return out
 
 
-def _token_at(norm: Normalized, offset: int) -> int:
-    """Index of the token containing (or first after) a character offset."""
-    ends = [t.end for t in norm.tokens]
+def _token_at(norm: Normalized, offset: int, ends: list[int] | None = None) -> int:
+    """Index of the token containing (or first after) a character offset (`ends`: the tokens' ends)."""
+    if ends is None:
+        ends = [t.end for t in norm.tokens]
     return min(bisect.bisect_right(ends, offset), len(ends) - 1)
 
 

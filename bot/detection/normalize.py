@@ -188,7 +188,7 @@ def _fix_token(word: str, lacinka: bool, orig: str = "") -> str:
         return word
     if lacinka and _LAT.search(word):
         return lacinka_to_cyrillic(word)
-    if _CYR.search(word) and re.search("[a-z]", word):
+    if _CYR.search(word) and _HAS_LATIN.search(word):  # compiled once: re.search("...") looks it up per call
         # Mixed scripts (obfuscation or OCR): read Latin look-alikes as Cyrillic.
         return fold_chars(word.translate(_HOMOGLYPHS)).replace(_GLUE, "")
     return word

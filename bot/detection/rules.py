@@ -79,6 +79,7 @@ class RuleSet:
     prefix_lengths: tuple[int, ...] = ()
     starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # first element -> seq ids
     cache: dict = field(default_factory=dict)  # derived tables built lazily by fact extractors
+    lexicon_memos: dict = field(default_factory=dict)  # lexicon name -> _LexiconMemo (see in_lexicon)
     word_cache: dict = field(default_factory=dict)  # word -> element ids (bounded, see rules.py)
     # A regex that must match somewhere in a post for any trigger to match (None: always run).
     prefilter: re.Pattern | None = None
@@ -123,14 +124,10 @@ class RuleSet:
 
     def in_lexicon(self, name: str, word: str) -> bool:
         """Whether a folded word matches a one-word entry (exact or stem*) of a lexicon."""
-        memo = self.cache.setdefault("in_lexicon", {})
-        key = (name, word)
-        hit = memo.get(key)
-        if hit is None:
-            if len(memo) >= 200_000:
-                memo.clear()
-            hit = memo[key] = self._in_lexicon(name, word)
-        return hit
+        memo = self.lexicon_memos.get(name)
+        if memo is None:
+            memo = self.lexicon_memos[name] = _LexiconMemo(self, name)
+        return memo[word]
 
     def _in_lexicon(self, name: str, word: str) -> bool:
         exact, _, by_stem, lengths = self._lex_index(name)
@@ -183,6 +180,20 @@ class RuleSet:
             if all(x == p or p.endswith("*") and x.startswith(p[:-1]) for x, p in zip(words[i + 1:], parts[1:])):
                 best = len(parts)
         return best
+
+
+class _LexiconMemo(dict):
+    """word -> RuleSet._in_lexicon(name, word), computed on first use (bounded, then cleared)."""
+
+    def __init__(self, rs: RuleSet, name: str):
+        super().__init__()
+        self.rs, self.name = rs, name
+
+    def __missing__(self, word: str) -> bool:
+        if len(self) >= 50_000:
+            self.clear()
+        hit = self[word] = self.rs._in_lexicon(self.name, word)
+        return hit
 
 
 def _err(message: str) -> ConfigError:

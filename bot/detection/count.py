@@ -61,7 +61,7 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
                 _clause_has(rs, norm, words, num.first, "fact_plus_one", memo):
             value += 1  # "разам з ім вызвалілі яшчэ двух" — the named person plus two more
         return value, (num.first, num.last)
-    among = any(rs.phrase_at("fact_among", words, k) for h in hits for k in range(max(0, h.first - 3), h.first)) \
+    among = any(rs.phrase_in("fact_among", words, max(0, h.first - 3), h.first) for h in hits) \
         or any(rs.in_lexicon("fact_names_of", words[k]) for h in hits
                for k in range(norm.sentences[toks[h.first].sent].first, h.first))
     if n_names and not among:
@@ -124,12 +124,13 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score -= 4.0  # "15 из них", "Nine of the 123"
     elif prev and lex("fact_subset", prev) and dist == 0:
         score += 1.5  # "Са 123 памілаваных 114 ..." — the whole group, not the part after it
-    if prev and (lex("freed_ctx", prev) or lex("prisoner", prev)) and any(
-            rs.phrase_at("fact_among", words, k) for k in range(max(0, i - 3), i - 1) if toks[k].sent == sent):
+    sent_lo = norm.sentences[sent].first  # the words before i in its sentence are [sent_lo, i)
+    if prev and (lex("freed_ctx", prev) or lex("prisoner", prev)) and \
+            rs.phrase_in("fact_among", words, max(i - 3, sent_lo), i - 1):
         score -= 3.0  # "Сярод памілаваных 11 жанчын" is part of the group ("Among the 15" is the group)
-    if any(rs.phrase_at("fact_part", words, k) for k in range(max(0, i - 3), i) if toks[k].sent == sent):
+    if rs.phrase_in("fact_part", words, max(i - 3, sent_lo), i):
         score -= 4.0  # "в том числе трое граждан Литвы" is part of the group
-    if any(lex("fact_names_of", words[k]) for k in range(max(0, i - 2), i) if toks[k].sent == sent):
+    if any(lex("fact_names_of", words[k]) for k in range(max(i - 2, sent_lo), i)):
         score -= 4.0  # "установлены имена ещё двоих" counts names, not the freed
     if nxt and lex("freed_ctx", nxt):
         score += 1.0  # "52 освобождённых"

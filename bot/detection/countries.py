@@ -102,7 +102,7 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
     words = [t.text for t in toks]
     out: dict[str, tuple[int, int]] = {}
     home = next((c for c, spec in rs.countries.items() if spec.get("home")), None)
-    memo = rs.cache.setdefault("country_candidates", {})
+    skip = rs.cache.setdefault("country_skip", {})
     for s in event_sentences(norm, hits, follow=FOLLOW) if sentences is None else sentences:
         sent = norm.sentences[s]
         cue_at = None
@@ -110,10 +110,13 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
         i = sent.first
         while i < sent.last:
             w = words[i]
-            is_cue = w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)
-            if not is_cue and memo.get(w, True) == []:
-                i += 1  # fast path: a word already known to name no country
+            skipped = skip.get(w)
+            if skipped is None:
+                skipped = _skippable(rs, skip, w)
+            if skipped:
+                i += 1  # fast path: a word that is no cue and starts no country form
                 continue
+            is_cue = w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)
             if is_cue:
                 cue_at = i if cue_at is None else cue_at
                 chain_end = i + 1
@@ -147,6 +150,16 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
     if label == "exchange" and home in out:
         del out[home]  # Belarusians in a swap are freed by the other side
     return [(c, span) for c, span in out.items()]
+
+
+def _skippable(rs: RuleSet, skip: dict, w: str) -> bool:
+    """Neither a citizenship cue nor the start of any country form (memoised per word)."""
+    got = skip.get(w)
+    if got is None:
+        if len(skip) >= 100_000:
+            skip.clear()
+        got = skip[w] = not (w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)) and _candidates(rs, w) == []
+    return got
 
 
 def _add(out: dict, country: str, span: tuple[int, int]) -> None:

@@ -237,7 +237,8 @@ class Detector:
         hits = hits_for(rs, norm)
         active = [h for h in hits if h.blocked_by is None]
         builtin = rs.builtin_labels
-        label = next((lab for lab in builtin if any(h.label == lab for h in active)), "none")
+        found = {h.label for h in active}
+        label = next((lab for lab in builtin if lab in found), "none")
         extra = _operator_labels(active, builtin)
         if label == "none" and extra:
             label = extra[0]

@@ -234,7 +234,7 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     for k in range(max(sent_first, start - 3), start):
         if lex("name_role", words[k]) and toks[k].clause == toks[start].clause:
             return None
-    if end < len(words) and any(rs.phrase_at("name_affiliation", words, k) for k in (end, end + 1)):
+    if end < len(words) and rs.phrase_in("name_affiliation", words, end, min(end + 2, len(words))):
         return None  # "Кристофера Смита из Госдепа"
     if end < len(words) and toks[end].clause == toks[start].clause and lex("name_speech", words[end]):
         return None  # "Наталья Эйсмонт сообщила" — the speaker

@@ -12,11 +12,12 @@ from bot.detection.rules import RuleSet
 from bot.detection.scope import event_sentences, hit_sentences
 
 MIN_SCORE = 3.0  # a number must be tied to a trigger or to a noun for people
+COUNT_FOLLOW = {"amnesty": 3}  # sentences after the event read for the count, by label (default 0)
 
 
 def count_sentences(norm: Normalized, hits: list, label: str) -> list[int]:
     """Where the count is read: the event sentences (and, for an amnesty, three more)."""
-    return event_sentences(norm, hits, follow=3 if label == "amnesty" else 0)
+    return event_sentences(norm, hits, follow=COUNT_FOLLOW.get(label, 0))
 
 
 def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: list, label: str,
@@ -60,7 +61,7 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
                 _clause_has(rs, norm, words, num.first, "fact_plus_one", memo):
             value += 1  # "разам з ім вызвалілі яшчэ двух" — the named person plus two more
         return value, (num.first, num.last)
-    among = any(rs.phrase_at("fact_among", words, k) for h in hits for k in range(max(0, h.first - 3), h.first)) \
+    among = any(rs.phrase_in("fact_among", words, max(0, h.first - 3), h.first) for h in hits) \
         or any(rs.in_lexicon("fact_names_of", words[k]) for h in hits
                for k in range(norm.sentences[toks[h.first].sent].first, h.first))
     if n_names and not among:
@@ -123,12 +124,13 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score -= 4.0  # "15 из них", "Nine of the 123"
     elif prev and lex("fact_subset", prev) and dist == 0:
         score += 1.5  # "Са 123 памілаваных 114 ..." — the whole group, not the part after it
-    if prev and (lex("freed_ctx", prev) or lex("prisoner", prev)) and any(
-            rs.phrase_at("fact_among", words, k) for k in range(max(0, i - 3), i - 1) if toks[k].sent == sent):
+    sent_lo = norm.sentences[sent].first  # the words before i in its sentence are [sent_lo, i)
+    if prev and (lex("freed_ctx", prev) or lex("prisoner", prev)) and \
+            rs.phrase_in("fact_among", words, max(i - 3, sent_lo), i - 1):
         score -= 3.0  # "Сярод памілаваных 11 жанчын" is part of the group ("Among the 15" is the group)
-    if any(rs.phrase_at("fact_part", words, k) for k in range(max(0, i - 3), i) if toks[k].sent == sent):
+    if rs.phrase_in("fact_part", words, max(i - 3, sent_lo), i):
         score -= 4.0  # "в том числе трое граждан Литвы" is part of the group
-    if any(lex("fact_names_of", words[k]) for k in range(max(0, i - 2), i) if toks[k].sent == sent):
+    if any(lex("fact_names_of", words[k]) for k in range(max(i - 2, sent_lo), i)):
         score -= 4.0  # "установлены имена ещё двоих" counts names, not the freed
     if nxt and lex("freed_ctx", nxt):
         score += 1.0  # "52 освобождённых"
@@ -193,24 +195,18 @@ def _clause_has(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon
 def _clause_has_uncached(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon: str) -> bool:
     toks = norm.tokens
     clause = toks[i].clause
-    k = i
-    while k > 0 and toks[k - 1].clause == clause:
-        k -= 1
-    while k < len(toks) and toks[k].clause == clause:
-        if rs.phrase_at(lexicon, words, k):
-            return True
-        k += 1
-    return False
+    lo = i
+    while lo > 0 and toks[lo - 1].clause == clause:
+        lo -= 1
+    hi = i
+    while hi < len(toks) and toks[hi].clause == clause:
+        hi += 1
+    return rs.phrase_in(lexicon, words, lo, hi)
 
 
 def _after_other_side(rs: RuleSet, norm: Normalized, words: list[str], i: int) -> bool:
-    toks = norm.tokens
-    k = i - 1
-    while k >= 0 and toks[k].sent == toks[i].sent:
-        if rs.phrase_at("fact_other_side", words, k):
-            return True
-        k -= 1
-    return False
+    # Any "other side" phrase earlier in the sentence (the sentence's tokens are contiguous).
+    return rs.phrase_in("fact_other_side", words, norm.sentences[norm.tokens[i].sent].first, i)
 
 
 def _described_people(rs: RuleSet, norm: Normalized, words: list[str], hits: list, memo: dict) -> int:

@@ -15,6 +15,7 @@ _CUE_STEMS = ("граждан", "грамадзян", "citizen", "national", "п
 _NOT_CUE = ("гражданск", "грамадзянск", "nationalit", "nationalis", "nationwide", "national-")
 _DEST = {"в", "во", "у", "ва", "to", "into", "in", "на", "до", "да", "через", "праз", "from", "из", "з", "across",
          "for", "at", "near", "towards", "пределы", "межы", "territory", "территорию", "тэрыторыю", "borders"}
+FOLLOW = 2  # sentences after each event sentence also read for citizenships
 _EN_AFTER_NOUN = {"and", "was", "were", "who", "has", "had", "is", "are", "on", "with", "from"}
 
 
@@ -101,18 +102,21 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
     words = [t.text for t in toks]
     out: dict[str, tuple[int, int]] = {}
     home = next((c for c, spec in rs.countries.items() if spec.get("home")), None)
-    memo = rs.cache.setdefault("country_candidates", {})
-    for s in event_sentences(norm, hits, follow=2) if sentences is None else sentences:
+    skip = rs.cache.setdefault("country_skip", {})
+    for s in event_sentences(norm, hits, follow=FOLLOW) if sentences is None else sentences:
         sent = norm.sentences[s]
         cue_at = None
         chain_end = -99
         i = sent.first
         while i < sent.last:
             w = words[i]
-            is_cue = w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)
-            if not is_cue and memo.get(w, True) == []:
-                i += 1  # fast path: a word already known to name no country
+            skipped = skip.get(w)
+            if skipped is None:
+                skipped = _skippable(rs, skip, w)
+            if skipped:
+                i += 1  # fast path: a word that is no cue and starts no country form
                 continue
+            is_cue = w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)
             if is_cue:
                 cue_at = i if cue_at is None else cue_at
                 chain_end = i + 1
@@ -146,6 +150,16 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
     if label == "exchange" and home in out:
         del out[home]  # Belarusians in a swap are freed by the other side
     return [(c, span) for c, span in out.items()]
+
+
+def _skippable(rs: RuleSet, skip: dict, w: str) -> bool:
+    """Neither a citizenship cue nor the start of any country form (memoised per word)."""
+    got = skip.get(w)
+    if got is None:
+        if len(skip) >= 100_000:
+            skip.clear()
+        got = skip[w] = not (w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)) and _candidates(rs, w) == []
+    return got
 
 
 def _add(out: dict, country: str, span: tuple[int, int]) -> None:
@@ -185,4 +199,4 @@ def _adjective_is_person(rs: RuleSet, norm: Normalized, words: list[str], i: int
 
 
 def _after_other_side(rs: RuleSet, words: list[str], first: int, i: int) -> bool:
-    return any(rs.phrase_at("fact_other_side", words, k) for k in range(first, i))
+    return rs.phrase_in("fact_other_side", words, first, i)

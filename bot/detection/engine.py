@@ -19,6 +19,7 @@ from bot.detection.normalize import Normalized, normalize, prepare
 from bot.detection.numbers import parse_numbers
 from bot.detection.matcher import match_patterns, word_table
 from bot.detection.rules import Context, RuleSet, Trigger, load_rules
+from bot.detection.scope import event_sentences, widen
 from bot.models import Detection, Evidence
 
 CODE_VERSION = "det-1.0"
@@ -65,13 +66,22 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, o
 class _Index:
     """Matches of one post grouped by sentence, so scope checks do not scan the whole post."""
 
-    __slots__ = ("matches", "matched", "by_sent", "toks")
+    __slots__ = ("matches", "matched", "by_sent", "toks", "live_blocks")
 
     def __init__(self, norm: Normalized, matches: Matches):
         self.matches = matches
         self.matched = frozenset(matches)
         self.toks = norm.tokens
         self.by_sent: dict[int, dict[int, list]] = {}
+        self.live_blocks: frozenset[int] | None = None  # blocks with a pattern start in this post
+
+    def blocks(self, rs: RuleSet) -> frozenset[int]:
+        """Indexes of the blocks that can match this post (one of their patterns' first sequences occurs)."""
+        live = self.live_blocks
+        if live is None:
+            firsts = rs.block_firsts
+            live = self.live_blocks = frozenset().union(*(firsts[sid] for sid in self.matched if sid in firsts))
+        return live
 
     def in_sentence(self, sid: int, sent: int) -> list:
         per = self.by_sent.get(sid)
@@ -111,22 +121,30 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
     hits: list[Hit] = []
     toks, sents = norm.tokens, norm.sentences
     index = _Index(norm, matches)
-    for trig in rs.triggers:
-        seen: set[tuple[int, int]] = set()
-        for pattern in trig.patterns:
-            for m in matches.get(pattern[0], ()):
-                if m[:2] in seen:
-                    continue
-                sent = toks[m[0]].sent
-                if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
-                    continue
-                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
-                        and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
-                    continue
-                seen.add(m[:2])
-                hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
-                if len(hits) >= MAX_HITS:
-                    return hits
+    starts = rs.pattern_starts
+    # Only patterns whose first sequence matched can fire: visit those, in rule-file order
+    # (trigger, then pattern), which is the order of the hits and of MAX_HITS's cut.
+    todo = sorted(tp for sid in index.matched if sid in starts for tp in starts[sid])
+    triggers = rs.triggers
+    current, seen = -1, set()
+    for t_idx, p_idx in todo:
+        trig = triggers[t_idx]
+        if t_idx != current:
+            current, seen = t_idx, set()  # a match may count once per trigger
+        pattern = trig.patterns[p_idx]
+        for m in matches[pattern[0]]:
+            if m[:2] in seen:
+                continue
+            sent = toks[m[0]].sent
+            if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
+                continue
+            if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
+                    and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
+                continue
+            seen.add(m[:2])
+            hits.append(_check_blocks(rs, norm, index, t_idx, trig, m, sents[sent].question))
+            if len(hits) >= MAX_HITS:
+                return hits
     return hits
 
 
@@ -158,14 +176,14 @@ def _name_near(rs: RuleSet, norm: Normalized, first: int, last: int) -> bool:
     return False
 
 
-def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
+def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, t_idx: int, trig: Trigger,
                   m: tuple, question: bool) -> Hit:
     if question and rs.question_blocks and not _wh_question(norm, m[0]):
         return Hit(trig, m[0], m[1], "block.question", m[:2])
-    matched = matches.matched
-    for block in rs.blocks_for(trig):
-        if block.context.firsts.isdisjoint(matched):
-            continue  # none of its patterns occurs in this post
+    blocks = rs.blocks
+    # The blocks of this trigger that can match here, in file order (the first that vetoes wins).
+    for b_idx in sorted(matches.blocks(rs) & rs.trigger_blocks[t_idx]):
+        block = blocks[b_idx]
         span = context_span(block.context, norm, matches, m[0], m[1], m[2])
         if span is None:
             continue
@@ -188,11 +206,13 @@ def _wh_question(norm: Normalized, i: int) -> bool:
 def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
     """Trigger matches first; contexts (blockers, requirements) only in sentences that have one."""
     table = word_table(rs, norm)
-    matches = match_patterns(rs, norm, "trigger", per_word=table)
+    elems = [w[0] for w in table]
+    present = frozenset().union(*elems)  # every element in the post: sequences needing others fail fast
+    matches = match_patterns(rs, norm, "trigger", per_word=table, elems=elems, present=present)
     if not matches:
         return []
     sentences = {norm.tokens[m[0]].sent for found in matches.values() for m in found}
-    matches.update(match_patterns(rs, norm, "context", sentences, per_word=table))
+    matches.update(match_patterns(rs, norm, "context", sentences, per_word=table, elems=elems, present=present))
     return find_hits(rs, norm, matches)
 
 
@@ -217,7 +237,8 @@ class Detector:
         hits = hits_for(rs, norm)
         active = [h for h in hits if h.blocked_by is None]
         builtin = rs.builtin_labels
-        label = next((lab for lab in builtin if any(h.label == lab for h in active)), "none")
+        found = {h.label for h in active}
+        label = next((lab for lab in builtin if lab in found), "none")
         extra = _operator_labels(active, builtin)
         if label == "none" and extra:
             label = extra[0]
@@ -233,15 +254,19 @@ class Detector:
             return Detection(label, round(conf, 3), evidence=tuple(evidence), detector_version=self.version,
                              extra_labels=tuple(extra))
         event = [h for h in active if h.label in builtin]
-        count_scope = count_mod.count_sentences(norm, event, label)
+        # The event sentences are worked out once; each fact reads them with its own follow-up.
+        event_sents = event_sentences(norm, event)
+        count_scope = widen(norm, event, event_sents, count_mod.COUNT_FOLLOW.get(label, 0))
         numbers = parse_numbers(norm, count_scope)
-        names = names_mod.extract_names(rs, norm, event)
+        names = names_mod.extract_names(rs, norm, event, event_sents)
         hit_sents = {norm.tokens[h.first].sent for h in event}
         # Names listed after "Среди них" are a subset of a group: they do not give the count.
-        name_starts = tuple(_token_at(norm, n.start) for n in names)
+        ends = [t.end for t in norm.tokens] if names else []
+        name_starts = tuple(_token_at(norm, n.start, ends) for n in names)
         own = sum(1 for k in name_starts if norm.tokens[k].sent in hit_sents | _list_sents(norm, hit_sents))
         count, count_span = count_mod.choose_count(rs, norm, numbers, event, label, own, count_scope, name_starts)
-        cties = countries_mod.extract_countries(rs, norm, event, label)
+        cties = countries_mod.extract_countries(rs, norm, event, label,
+                                                widen(norm, event, event_sents, countries_mod.FOLLOW))
         if count_span:
             evidence.append(_evidence(norm, "fact.count", count_span[0], count_span[1], "fact"))
         for n in names:
@@ -250,7 +275,7 @@ class Detector:
             evidence.append(_evidence(norm, f"fact.country.{country}", s, e, "fact"))
         conf = _confidence(chosen, hits)
         texts = tuple(dict.fromkeys(n.text for n in names))
-        return Detection(label, conf, count, texts, tuple(names_mod.match_key(t) for t in texts),
+        return Detection(label, conf, count, texts, tuple(names_mod.name_key(t) for t in texts),
                          tuple(dict.fromkeys(c for c, _ in cties)), tuple(evidence), self.version, tuple(extra))
 
 
@@ -274,9 +299,10 @@ def _list_sents(norm: Normalized, hit_sents: set[int]) -> set[int]:
     return out
 
 
-def _token_at(norm: Normalized, offset: int) -> int:
-    """Index of the token containing (or first after) a character offset."""
-    ends = [t.end for t in norm.tokens]
+def _token_at(norm: Normalized, offset: int, ends: list[int] | None = None) -> int:
+    """Index of the token containing (or first after) a character offset (`ends`: the tokens' ends)."""
+    if ends is None:
+        ends = [t.end for t in norm.tokens]
     return min(bisect.bisect_right(ends, offset), len(ends) - 1)
 
 

@@ -13,9 +13,9 @@ from bot.detection.rules import NUM, YEAR, RuleSet
 _WORD_CACHE_MAX = 200_000  # distinct words remembered per rule set (bounded memory)
 
 
-def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...], tuple[int, ...]]:
-    """(element ids the word satisfies, trigger sequences and context sequences that can start at
-    it), cached per word."""
+def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(element ids the word satisfies, trigger sequences, context sequences and the context
+    sequences used with scope "post" that can start at it), cached per word."""
     cache = rs.word_cache
     found = cache.get(t)
     if found is not None:
@@ -34,7 +34,8 @@ def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...]
             acc.add(YEAR)
     starts = [sid for eid in acc for sid in rs.starts.get(eid, ())]
     trig = rs.trigger_seqs
-    found = (frozenset(acc), tuple(x for x in starts if x in trig), tuple(x for x in starts if x not in trig))
+    ctx = tuple(x for x in starts if x not in trig)
+    found = (frozenset(acc), tuple(x for x in starts if x in trig), ctx, tuple(x for x in ctx if x in rs.post_seqs))
     if len(cache) >= _WORD_CACHE_MAX:
         cache.clear()
     cache[t] = found
@@ -46,42 +47,53 @@ def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
     return [_word_elements(rs, tok.text)[0] for tok in norm.tokens]
 
 
-def word_table(rs: RuleSet, norm: Normalized) -> list[tuple[frozenset[int], tuple[int, ...], tuple[int, ...]]]:
-    """Per token: (element ids, trigger sequence starts, context sequence starts); share it across phases."""
+def word_table(rs: RuleSet, norm: Normalized) -> list[tuple]:
+    """Per token: (element ids, trigger sequence starts, context sequence starts, post-scope context
+    sequence starts); share it across phases."""
     cache = rs.word_cache
     return [cache.get(tok.text) or _word_elements(rs, tok.text) for tok in norm.tokens]
 
 
+Found = dict[int, list[tuple[int, int, tuple[int, ...]]]]
+
+
 def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences: set[int] | None = None,
-                   per_word: list | None = None) -> dict[int, list[tuple[int, int, tuple[int, ...]]]]:
+                   per_word: list | None = None, elems: list | None = None,
+                   present: frozenset[int] | None = None) -> Found:
     """Matches of the compiled sequences: seq id -> [(first, last + 1, matched token positions)].
 
     phase "trigger" runs only trigger sequences; "context" only the others (blockers, requirements),
     limited to `sentences` except for sequences used with scope "post". Sequences never cross a
-    sentence boundary. Greedy left-to-right: bounded work per token.
+    sentence boundary. Greedy left-to-right: bounded work per token. `elems` (the per-token element
+    sets of `per_word`) and `present` (their union) may be passed in when shared across phases.
     """
     toks = norm.tokens
     if per_word is None:
         per_word = word_table(rs, norm)
-    elems = [w[0] for w in per_word]
-    found: dict[int, list[tuple[int, int, tuple[int, ...]]]] = defaultdict(list)
-    seqs = rs.seqs
-    post_seqs = rs.post_seqs
-    n_toks = len(toks)
     if phase == "trigger":
-        todo = [i for i, w in enumerate(per_word) if w[1]]  # most words start no trigger
-    else:
-        todo = [i for i, w in enumerate(per_word) if w[1] or w[2]]
-    for i in todo:
-        _, trig_starts, ctx_starts = per_word[i]
-        if phase == "trigger":
-            starts = trig_starts
-        elif phase == "context":
-            starts = ctx_starts
-            if sentences is not None and toks[i].sent not in sentences:
-                starts = tuple(x for x in starts if x in post_seqs)
+        todo = [(i, w[1]) for i, w in enumerate(per_word) if w[1]]  # most words start no trigger
+    elif phase == "context":
+        if sentences is None:
+            todo = [(i, w[2]) for i, w in enumerate(per_word) if w[2]]
         else:
-            starts = trig_starts + ctx_starts
+            todo = [(i, w[2] if toks[i].sent in sentences else w[3]) for i, w in enumerate(per_word) if w[2]]
+    else:
+        todo = [(i, w[1] + w[2]) for i, w in enumerate(per_word) if w[1] or w[2]]
+    if not todo:
+        return defaultdict(list)
+    if elems is None:
+        elems = [w[0] for w in per_word]
+    if present is None:
+        present = frozenset().union(*elems)
+    return _match(rs, toks, elems, present, todo)
+
+
+def _match(rs: RuleSet, toks: tuple, elems: list, present: frozenset[int],
+           todo: list[tuple[int, tuple[int, ...]]]) -> Found:
+    found: Found = defaultdict(list)
+    seqs, rest = rs.seqs, rs.seq_rest
+    n_toks = len(toks)
+    for i, starts in todo:
         if not starts:
             continue
         sent = toks[i].sent
@@ -90,6 +102,8 @@ def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences:
             if len(seq) == 1:
                 found[sid].append((i, i + 1, (i,)))
                 continue
+            if not rest[sid] <= present:
+                continue  # a later word of the sequence occurs nowhere in the post
             pos, ok, at = i + 1, True, [i]
             for el, gap in seq[1:]:
                 limit = pos + gap + 1

@@ -84,6 +84,12 @@ def match_key(term: str) -> str:
     return " ".join(k for k in (word_key(w) for w in words) if k)
 
 
+@lru_cache(maxsize=16384)
+def name_key(text: str) -> str:
+    """match_key() of an extracted name, cached: the same names recur across posts and passes."""
+    return match_key(text)
+
+
 # ── extraction ─────────────────────────────────────────────────────────────────────────────
 def _surnamish(rs: RuleSet, word: str) -> bool:
     memo = rs.cache.setdefault("surnamish", {})
@@ -150,7 +156,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
               coordinated: bool = False) -> Name | None:
     toks, text = norm.tokens, norm.original
     lex = rs.in_lexicon
-    while a < b and (word_value(words[a]) is not None or any(c.isdigit() for c in words[a])):
+    while a < b and (word_value(words[a]) is not None
+                     or not words[a].isalpha() and any(c.isdigit() for c in words[a])):  # letters only: no digit
         a += 1
     if a >= b:
         return None  # the run was only numbers: no name (and no token at `a` to look at)
@@ -210,7 +217,7 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     for k in range(max(sent_first, start - 3), start):
         if lex("name_role", words[k]) and toks[k].clause == toks[start].clause:
             return None
-    if end < len(words) and any(rs.phrase_at("name_affiliation", words, k) for k in (end, end + 1)):
+    if end < len(words) and rs.phrase_in("name_affiliation", words, end, min(end + 2, len(words))):
         return None  # "Кристофера Смита из Госдепа"
     if end < len(words) and toks[end].clause == toks[start].clause and lex("name_speech", words[end]):
         return None  # "Наталья Эйсмонт сообщила" — the speaker
@@ -311,10 +318,10 @@ def _dedupe(names: list[Name]) -> list[Name]:
     """One entry per person: a later bare surname of an already named person is dropped."""
     out: list[Name] = []
     seen_words: set[str] = set()
-    for n in sorted(names, key=lambda n: -len(match_key(n.text).split())):
-        key = match_key(n.text)
+    for n in sorted(names, key=lambda n: -len(name_key(n.text).split())):
+        key = name_key(n.text)
         parts = key.split()
-        if not parts or key in {match_key(o.text) for o in out}:
+        if not parts or key in {name_key(o.text) for o in out}:
             continue
         if len(parts) == 1 and parts[0] in seen_words:
             continue

@@ -188,7 +188,7 @@ def _fix_token(word: str, lacinka: bool, orig: str = "") -> str:
         return word
     if lacinka and _LAT.search(word):
         return lacinka_to_cyrillic(word)
-    if _CYR.search(word) and re.search("[a-z]", word):
+    if _CYR.search(word) and _HAS_LATIN.search(word):  # compiled once: re.search("...") looks it up per call
         # Mixed scripts (obfuscation or OCR): read Latin look-alikes as Cyrillic.
         return fold_chars(word.translate(_HOMOGLYPHS)).replace(_GLUE, "")
     return word
@@ -280,6 +280,14 @@ _GAP_KINDS: dict[str, int] = {}
 def _gap_kind(gap: str, folded: str, a: int, b: int, text: str) -> int:
     """0 = same clause, 1 = new clause, 2 = new sentence (memoised: gaps repeat a lot)."""
     if gap.lstrip()[:1] in (".", ","):  # depends on the neighbours: "2.5", "U.S.", "К. вышла"
+        if not any(c in _SENTENCE_END for c in gap):
+            # ", " and the like: no sentence-end mark, so _is_sentence_break reads only the gap
+            # (bullet emoji) and the kind can be remembered like any other gap's.
+            kind = 2 if _is_sentence_break(gap, folded, a, b, False) else \
+                1 if any(c in _CLAUSE_MARK for c in gap) else 0
+            if len(_GAP_KINDS) < 50_000:
+                _GAP_KINDS[gap] = kind
+            return kind
         if _is_sentence_break(gap, folded, a, b, text[b:b + 1].isupper()):
             return 2
         return 1 if any(c in _CLAUSE_MARK for c in gap) else 0

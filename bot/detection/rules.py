@@ -73,16 +73,25 @@ class RuleSet:
     digest: str
     question_blocks: bool = True  # a trigger inside a question ("Ці памілуе?") is not an event
     seqs: list[tuple[tuple[int, int], ...]] = field(default_factory=list)  # (element id, gap before)
+    seq_rest: list[frozenset[int]] = field(default_factory=list)  # per sequence: elements after the first
     exact: dict[str, frozenset[int]] = field(default_factory=dict)
     prefix: dict[str, frozenset[int]] = field(default_factory=dict)
     prefix_lengths: tuple[int, ...] = ()
     starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # first element -> seq ids
     cache: dict = field(default_factory=dict)  # derived tables built lazily by fact extractors
+    lexicon_memos: dict = field(default_factory=dict)  # lexicon name -> _LexiconMemo (see in_lexicon)
     word_cache: dict = field(default_factory=dict)  # word -> element ids (bounded, see rules.py)
     # A regex that must match somewhere in a post for any trigger to match (None: always run).
     prefilter: re.Pattern | None = None
     trigger_seqs: frozenset[int] = frozenset()  # sequences used by trigger patterns
     post_seqs: frozenset[int] = frozenset()  # sequences used by contexts with scope "post"
+    # Derived at load so a post only visits rules that can fire (see engine.find_hits):
+    # first sequence id -> (trigger index, pattern index) of the trigger patterns starting with it,
+    pattern_starts: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    # per trigger index, the indexes of the blocks that apply to it (file order),
+    trigger_blocks: tuple[frozenset[int], ...] = ()
+    # and sequence id -> indexes of the blocks whose context can start with it.
+    block_firsts: dict[int, frozenset[int]] = field(default_factory=dict)
 
     def blocks_for(self, trig: Trigger) -> list[Block]:
         """The blocks that apply to a trigger, in file order (computed once per trigger)."""
@@ -115,14 +124,10 @@ class RuleSet:
 
     def in_lexicon(self, name: str, word: str) -> bool:
         """Whether a folded word matches a one-word entry (exact or stem*) of a lexicon."""
-        memo = self.cache.setdefault("in_lexicon", {})
-        key = (name, word)
-        hit = memo.get(key)
-        if hit is None:
-            if len(memo) >= 200_000:
-                memo.clear()
-            hit = memo[key] = self._in_lexicon(name, word)
-        return hit
+        memo = self.lexicon_memos.get(name)
+        if memo is None:
+            memo = self.lexicon_memos[name] = _LexiconMemo(self, name)
+        return memo[word]
 
     def _in_lexicon(self, name: str, word: str) -> bool:
         exact, _, by_stem, lengths = self._lex_index(name)
@@ -134,6 +139,18 @@ class RuleSet:
             for parts in by_stem.get(word[:n], ()):
                 if len(parts) == 1:
                     return True
+        return False
+
+    def phrase_in(self, name: str, words: list[str], lo: int, hi: int) -> bool:
+        """Whether an entry of the lexicon matches at some position in [lo, hi): any(phrase_at(...)),
+        skipping words already known to start no entry."""
+        starts = self.cache.setdefault(("phrase_first", name), {})
+        get = starts.get
+        for k in range(lo, hi):
+            if get(words[k]) is False:
+                continue
+            if self.phrase_at(name, words, k):
+                return True
         return False
 
     def phrase_at(self, name: str, words: list[str], i: int) -> int:
@@ -163,6 +180,20 @@ class RuleSet:
             if all(x == p or p.endswith("*") and x.startswith(p[:-1]) for x, p in zip(words[i + 1:], parts[1:])):
                 best = len(parts)
         return best
+
+
+class _LexiconMemo(dict):
+    """word -> RuleSet._in_lexicon(name, word), computed on first use (bounded, then cleared)."""
+
+    def __init__(self, rs: RuleSet, name: str):
+        super().__init__()
+        self.rs, self.name = rs, name
+
+    def __missing__(self, word: str) -> bool:
+        if len(self) >= 50_000:
+            self.clear()
+        hit = self[word] = self.rs._in_lexicon(self.name, word)
+        return hit
 
 
 def _err(message: str) -> ConfigError:
@@ -421,6 +452,7 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     for sid, seq in enumerate(comp.seqs):
         starts[seq[0][0]].append(sid)
     rs.seqs = comp.seqs
+    rs.seq_rest = [frozenset(el for el, _ in seq[1:]) for seq in comp.seqs]
     rs.exact = {k: frozenset(v) for k, v in exact.items()}
     rs.prefix = {k: frozenset(v) for k, v in prefix.items()}
     rs.prefix_lengths = tuple(sorted({len(k) for k in prefix}))
@@ -431,3 +463,15 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     for b in rs.blocks:
         contexts += [b.context, *b.unless]
     rs.post_seqs = frozenset(sid for c in contexts if c.scope == "post" for p in c.patterns for sid in p)
+    pattern_starts: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for t_idx, trig in enumerate(rs.triggers):
+        for p_idx, pattern in enumerate(trig.patterns):
+            pattern_starts[pattern[0]].append((t_idx, p_idx))
+    rs.pattern_starts = {k: tuple(v) for k, v in pattern_starts.items()}
+    rs.trigger_blocks = tuple(frozenset(b_idx for b_idx, b in enumerate(rs.blocks)
+                                        if targets(b.labels, t.label, t.rule_id)) for t in rs.triggers)
+    block_firsts: dict[int, set[int]] = defaultdict(set)
+    for b_idx, b in enumerate(rs.blocks):
+        for sid in b.context.firsts:
+            block_firsts[sid].add(b_idx)
+    rs.block_firsts = {k: frozenset(v) for k, v in block_firsts.items()}

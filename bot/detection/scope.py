@@ -55,3 +55,16 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
         for k in range(s + 1, min(s + 1 + follow, len(sents))):
             out.add(k)
     return sorted(out)
+
+
+def widen(norm: Normalized, hits: list[_HitLike], sentences: list[int], follow: int) -> list[int]:
+    """event_sentences(norm, hits, follow) given event_sentences(norm, hits): only the `follow`
+    sentences after each hit sentence depend on `follow`, so the rest is not computed again."""
+    if follow <= 0:
+        return sentences
+    sents = norm.sentences
+    out = set(sentences)
+    for s in hit_sentences(norm, hits):
+        if sents[s].last > sents[s].first:
+            out.update(range(s + 1, min(s + 1 + follow, len(sents))))
+    return sorted(out)

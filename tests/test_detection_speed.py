@@ -1,0 +1,169 @@
+"""The detector's shortcuts (pre-filter, rule indexes, matcher fail-fast, memos) never change a
+result: each is compared with the plain computation it replaces, on posts generated from the dev
+corpus and fuzzed (cut, joined, re-cased, with noise characters inserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.detection import load_detector
+from bot.detection.engine import Hit, _Index, _wh_question, context_span, find_hits, hits_for
+from bot.detection.matcher import match_patterns, word_table
+from bot.detection.normalize import normalize
+from bot.detection.scope import event_sentences, widen
+
+CORPUS = Path(__file__).parent / "data" / "corpus_dev.jsonl"
+TEXTS = [json.loads(line)["text"] for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+NOISE = ["\u200b", "ё", "Ў", "'", ".", ",", "\n", ":", "—", "?", "!", "«", " ", "1", "2 000", "ь", "-", "•", "🔴",
+         "i", "a", "o", "Помилован", "released", "не", "#", "ŭ", "\u00ad"]
+
+DETECTOR = load_detector()
+RULES = DETECTOR.rules
+
+
+@st.composite
+def posts(draw) -> tuple[str, str | None]:
+    text = draw(st.sampled_from(TEXTS))
+    shape = draw(st.sampled_from(["as is", "cut", "join", "shuffle", "upper", "swapcase"]))
+    if shape == "cut":
+        a = draw(st.integers(0, len(text)))
+        text = text[a:draw(st.integers(a, len(text)))]
+    elif shape == "join":
+        text = text + draw(st.sampled_from(["\n\n", " ", ". ", ": "])) + draw(st.sampled_from(TEXTS))
+    elif shape == "shuffle":
+        words = text.split(" ")
+        text = " ".join(draw(st.permutations(words))) if len(words) < 40 else text
+    elif shape == "upper":
+        text = text.upper()
+    elif shape == "swapcase":
+        text = text.swapcase()
+    for _ in range(draw(st.integers(0, 5))):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.sampled_from(NOISE)) + text[at:]
+    return text, draw(st.sampled_from(["ru", "be", "en", None]))
+
+
+def _generated(n: int) -> list[tuple[str, str | None]]:
+    """A fixed sample of the same shapes (every dev text, cut, joined and re-cased)."""
+    out: list[tuple[str, str | None]] = []
+    for k, text in enumerate(TEXTS[:n]):
+        out += [(text, None), (text[: len(text) // 2], "ru"), (text.upper(), "be"),
+                (text + "\n\n" + TEXTS[(k * 7 + 3) % len(TEXTS)], "en")]
+    return out
+
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _without_prefilter():
+    detector = load_detector()
+    detector.rules.prefilter = None
+    return detector
+
+
+NO_PREFILTER = _without_prefilter()
+
+
+@pytest.mark.parametrize("text,lang", _generated(len(TEXTS)))
+def test_prefilter_never_changes_a_detection_on_corpus_shapes(text, lang):
+    assert DETECTOR.detect(text, lang) == NO_PREFILTER.detect(text, lang)
+
+
+@FAST
+@given(posts())
+def test_prefilter_never_changes_a_detection_on_fuzzed_posts(post):
+    text, lang = post
+    assert DETECTOR.detect(text, lang) == NO_PREFILTER.detect(text, lang)
+
+
+# ── references: the straightforward computations the shortcuts replace ──────────────────────
+def _find_hits_reference(norm, matches) -> list[Hit]:
+    """Every trigger pattern and every block tried in file order (no indexes)."""
+    rs, hits, toks, sents = RULES, [], norm.tokens, norm.sentences
+    index = _Index(norm, matches)
+    for trig in rs.triggers:
+        seen: set = set()
+        for pattern in trig.patterns:
+            for m in matches.get(pattern[0], ()):
+                sent = toks[m[0]].sent
+                if m[:2] in seen or not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
+                    continue
+                if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
+                        and not (trig.or_name and _name_near_ref(norm, m)):
+                    continue
+                seen.add(m[:2])
+                hits.append(_check_blocks_reference(norm, index, trig, m, sents[sent].question))
+                if len(hits) >= 120:
+                    return hits
+    return hits
+
+
+def _name_near_ref(norm, m) -> bool:
+    from bot.detection.engine import _name_near
+    return _name_near(RULES, norm, m[0], m[1])
+
+
+def _check_blocks_reference(norm, index, trig, m, question) -> Hit:
+    if question and RULES.question_blocks and not _wh_question(norm, m[0]):
+        return Hit(trig, m[0], m[1], "block.question", m[:2])
+    for block in RULES.blocks_for(trig):
+        span = context_span(block.context, norm, index, m[0], m[1], m[2])
+        if span is None or any(context_span(u, norm, index, m[0], m[1], m[2]) for u in block.unless):
+            continue
+        return Hit(trig, m[0], m[1], block.rule_id, span)
+    return Hit(trig, m[0], m[1])
+
+
+def _matches(norm, fail_fast: bool):
+    """Trigger then context matches, as hits_for gathers them; without fail-fast every element
+    counts as present, so every sequence is scanned."""
+    table = word_table(RULES, norm)
+    present = None if fail_fast else frozenset().union(*RULES.seq_rest)
+    found = match_patterns(RULES, norm, "trigger", per_word=table, present=present)
+    if found:
+        sentences = {norm.tokens[m[0]].sent for ms in found.values() for m in ms}
+        found.update(match_patterns(RULES, norm, "context", sentences, per_word=table, present=present))
+    return found
+
+
+def _check_shortcuts(text: str, lang: str | None) -> None:
+    norm = normalize(text, lang)
+    fast = _matches(norm, fail_fast=True)
+    assert fast == _matches(norm, fail_fast=False)
+    hits = find_hits(RULES, norm, fast) if fast else []
+    assert hits == (_find_hits_reference(norm, fast) if fast else [])
+    assert hits == hits_for(RULES, norm)
+    event = [h for h in hits if h.blocked_by is None]
+    if event:
+        base = event_sentences(norm, event)
+        for follow in (0, 1, 2, 3):
+            assert widen(norm, event, base, follow) == event_sentences(norm, event, follow)
+    words = [t.text for t in norm.tokens]
+    for lexicon in ("fact_total", "fact_part", "fact_among", "fact_other_side", "name_affiliation"):
+        for lo in range(0, len(words), 3):
+            hi = min(len(words), lo + 5)
+            assert RULES.phrase_in(lexicon, words, lo, hi) == any(
+                RULES.phrase_at(lexicon, words, k) for k in range(lo, hi))
+
+
+@pytest.mark.parametrize("text,lang", _generated(60))
+def test_shortcuts_match_references_on_corpus_shapes(text, lang):
+    _check_shortcuts(text, lang)
+
+
+@FAST
+@given(posts())
+def test_shortcuts_match_references_on_fuzzed_posts(post):
+    _check_shortcuts(*post)
+
+
+def test_lexicon_memo_answers_like_the_uncached_test():
+    for name in ("person", "prisoner", "first_name", "geo_all", "month"):
+        for word in ["человек", "людей", "prisoners", "мария", "беларусь", "минск", "января", "x", ""] + \
+                [w.lower() for w in TEXTS[0].split()[:30]]:
+            assert RULES.in_lexicon(name, word) == RULES._in_lexicon(name, word)

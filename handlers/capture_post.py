@@ -1,0 +1,120 @@
+"""One post's capture, as the capture writer runs it on the database thread inside the batch
+transaction (handlers/capture.py): exactly handle_post's rules (storage.capture's plain sqlite3
+calls instead of one thread hop per statement).
+
+Stored post (or new version), channel cursor, detection; then the alerts: a fan-out of at most
+INLINE_ROWS targets is queued right here, a bigger one is recorded as a durable intent row and
+expanded by the writer in follow-up transactions (handlers/fanout.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.models import Detection, Post
+from bot.timeutil import iso, parse_iso
+from handlers.fanout import Fanout, SubscriberIndex, expand, plan_fanout, subscriber_index
+from handlers.followups import describe_changes
+from handlers.post_rules import PostResult, is_stale, log, safe_detect
+from storage import capture as sql
+
+# A fan-out this small is queued in the post's own transaction (a few ms at most).
+INLINE_ROWS = 100
+
+
+@dataclass(frozen=True)
+class Request:
+    post: Post
+    detector: Any
+    now: datetime
+    alert: bool
+    source: str
+
+
+@dataclass
+class Captured:
+    result: PostResult  # alert counts so far (the inline part)
+    fanout: Fanout | None = None  # still to expand, with its intent row committed
+
+
+def capture(conn: Any, req: Request, index: "IndexOnce") -> Captured:
+    """Store, detect and queue (or plan) the alerts of one post. Idempotent. Needs a transaction."""
+    post, now = req.post, iso(req.now)
+    cid, mid = post.channel_id, post.message_id
+    sql.ensure_channel(conn, cid, post.channel_username, now)
+    existing = sql.get_post(conn, cid, mid)
+    top = max(mid, *post.album_message_ids or (0,))
+    previous: tuple[str, Detection | None] | None = None
+    if existing is None:
+        sql.insert_post(conn, post, now, req.source)
+        version, outcome = 1, "new"
+    elif (existing.post.text == post.text and existing.post.media == post.media) or is_stale(post, existing.post):
+        # Same content, or an older version arriving late (a restarted replay, Telethon's catch_up
+        # re-delivering the original after its edit): never record an old text as a new version.
+        sql.touch(conn, post)
+        sql.advance(conn, cid, top, iso(post.posted_at), now)
+        return Captured(PostResult("unchanged", existing.version, None))
+    else:
+        version, outcome = existing.version + 1, "edited"
+        found = sql.latest_detection(conn, cid, mid)
+        previous = (existing.post.text, found[1] if found else None)
+        sql.add_version(conn, post, version, now)
+    sql.advance(conn, cid, top, iso(post.posted_at), now)
+
+    detection = safe_detect(req.detector, post.text)
+    detection_id = sql.record_detection(conn, cid, mid, version, detection, now)
+    queued = followups = 0
+    fanout = None
+    if req.alert:
+        # An edit matters to those already alerted only when the text or the detected facts changed.
+        changes = describe_changes(previous[0], previous[1], post.text, detection) if previous else None
+        fanout = plan_fanout(conn, index(conn), post, detection, detection_id, version, changes, req.now)
+        if not fanout.targets:
+            fanout = None
+        elif len(fanout.targets) <= INLINE_ROWS and not sql.fanout_pending_for(conn, cid, mid):
+            # (An earlier version's fan-out still pending must run first: its alerts decide ours.)
+            fanout.position, queued, followups = expand(conn, fanout, None)
+            fanout = None
+        else:
+            fanout.fanout_id = sql.add_fanout(conn, cid, mid, version, detection_id,
+                                              json.dumps(changes, ensure_ascii=False) if changes else None, now)
+    log.debug("post %s/%s %s v%d label=%s queued=%d%s", cid, mid, outcome, version, detection.label, queued,
+              " (+fan-out)" if fanout else "")
+    return Captured(PostResult(outcome, version, detection, queued, followups), fanout)
+
+
+class IndexOnce:
+    """The subscriber index, looked up at most once per transaction (and only if a post needs it)."""
+
+    def __init__(self, cache: dict):
+        self.cache = cache
+        self.index: SubscriberIndex | None = None
+
+    def __call__(self, conn: Any) -> SubscriberIndex:
+        if self.index is None:
+            self.index = subscriber_index(conn, self.cache)
+        return self.index
+
+
+def resume(conn: Any, cache: dict) -> list[Fanout]:
+    """The fan-outs a previous run committed but did not finish, rebuilt from their intent rows
+    (the version's text, its detection, the subscribers not yet done), oldest first."""
+    index = IndexOnce(cache)
+    out: list[Fanout] = []
+    for row in sql.pending_fanouts(conn):
+        stored = sql.get_post(conn, row.channel_id, row.message_id)
+        text = sql.version_text(conn, row.channel_id, row.message_id, row.version)
+        detection = sql.detection(conn, row.detection_id)
+        if stored is None or text is None or detection is None:  # the post was forgotten meanwhile
+            sql.fanout_progress(conn, row.fanout_id, None)
+            continue
+        post = replace(stored.post, text=text[0], media=text[1])
+        changes = json.loads(row.changes) if row.changes else None
+        fo = plan_fanout(conn, index(conn), post, detection, row.detection_id, row.version, changes,
+                         parse_iso(row.created_at), done_through=row.done_through)
+        fo.fanout_id = row.fanout_id
+        out.append(fo)
+    return out

@@ -6,12 +6,15 @@ a given moment is captured in ONE transaction, run as ONE job on the database th
 sqlite3 calls (handlers/capture_post.py); each post sits in its own savepoint, so one that fails
 (bad data, a bug) is undone alone and its caller gets the error while the others commit.
 
-Alerts for thousands of subscribers would still hold every later post back, so they go in two
-stages: the post's transaction queues a small fan-out at once, and for a big one commits a durable
-intent row (alert_fanouts); the writer then expands intents into outbox rows in transactions of
-`chunk_rows` rows, each committing its progress with its rows, and captures waiting posts between
-chunks. A crash between stages loses nothing (the intent is resumed at the next start,
-`resume_fanouts`) and repeats nothing (progress is committed with the rows it covers).
+Matching subscribers (watch terms cost ~0.5 ms a post) and writing ~2,000 outbox rows per
+announcement would still hold every later post back, so alerts go in two stages: the post's
+transaction commits a durable intent row (alert_fanouts) when the post may concern anyone; then
+the writer, between capture transactions (which always go first), plans intents (matching, and
+the rows of small fan-outs at once) for up to PLAN_BUDGET_S per transaction, and expands big ones
+in transactions of `chunk_rows` rows, each committing its progress with its rows. A crash between
+stages loses nothing (intents are resumed at the next start, `resume_fanouts`) and repeats nothing
+(progress is committed with the rows it covers). Per post, intents run in order (an edit's
+follow-ups depend on the alerts of the version before).
 
 `submit()` gives two futures: `captured` (post, detection and intent durable) and `done` (every
 row queued); handle_post awaits `done`, so its contract is unchanged.
@@ -21,13 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from bot.models import Post
 from handlers.capture_post import Captured, IndexOnce, Request, capture, resume
-from handlers.fanout import Fanout, expand
+from handlers.fanout import Fanout, expand, plan, subscriber_index
 from handlers.post_rules import PostResult
 from storage import capture as sql
 from storage.db import Database
@@ -35,6 +38,8 @@ from storage.db import Database
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 300  # outbox rows per follow-up transaction: a few ms, the longest a new post waits
+PLAN_BUDGET_S = 0.005  # matching per planning transaction (fan-outs of <= SMALL_ROWS rows included)
+SMALL_ROWS = 100
 RETRY_S = 5.0  # after a failed fan-out chunk (its rows were rolled back; the intent stays)
 _KEY = "capture.writer"
 
@@ -70,7 +75,7 @@ class CaptureWriter:
         self.retry_s = retry_s
         self.batch_sizes: list[int] = []  # posts per capture transaction, for tests and benchmarks
         self._queue: list[Capture] = []
-        self._fanouts: deque[tuple[Fanout, Capture | None]] = deque()
+        self._fanouts: list[tuple[Fanout, Capture | None]] = []  # in intent order
         self._task: asyncio.Task | None = None
         self._resumed = False
         self._closing = False
@@ -127,10 +132,14 @@ class CaptureWriter:
                 if self._queue:
                     batch, self._queue = self._queue, []
                     await self._capture(batch)
-                elif self._fanouts and not self._closing and not self._held():
-                    await self._expand_next()
-                else:
+                    continue
+                if not self._fanouts or self._closing or self._held():
                     return
+                # Planning and expanding take turns, so neither a stream of posts nor a huge
+                # fan-out holds the other back.
+                await self._plan_next()
+                if not self._queue and not self._held():
+                    await self._expand_next()
         except Exception as e:  # a bug here must not leave callers waiting forever
             log.exception("capture writer stopped")
             for cap in self._queue + [c for _, c in self._fanouts if c is not None]:
@@ -151,9 +160,8 @@ class CaptureWriter:
         self._retry = loop.call_later(self.retry_s, self._kick)
 
     async def _resume(self) -> None:
-        cache = self.db.cache
         try:
-            found = await self.db.write_job(lambda conn: resume(conn, cache))
+            found = await self.db.write_job(resume)
         except Exception as e:
             self._hold(e, "resuming unfinished fan-outs")
             return
@@ -162,7 +170,7 @@ class CaptureWriter:
         found = [fo for fo in found if fo.fanout_id not in known]
         if found:
             log.info("resuming %d unfinished alert fan-outs", len(found))
-        self._fanouts.extendleft((fo, None) for fo in reversed(found))
+        self._fanouts[:0] = [(fo, None) for fo in found]
 
     async def _capture(self, batch: list[Capture]) -> None:
         live = [c for c in batch if not c.abandoned()]
@@ -213,25 +221,82 @@ class CaptureWriter:
                 woken.add(id(cap.wake))
                 cap.wake()
 
+    def _plannable(self) -> list[Fanout]:
+        """Unplanned intents whose post has no earlier unfinished intent, oldest first."""
+        blocked: set[tuple[int, int]] = set()
+        out = []
+        for fo, _ in self._fanouts:
+            key = (fo.post.channel_id, fo.post.message_id)
+            if fo.targets is None and key not in blocked:
+                out.append(fo)
+            blocked.add(key)
+        return out
+
+    async def _plan_next(self) -> None:
+        """Plan intents (and queue the small ones' rows) for up to PLAN_BUDGET_S."""
+        todo = self._plannable()
+        if not todo:
+            return
+        cache = self.db.cache
+
+        def job(conn: Any) -> list[tuple[Fanout, int, int, int]]:
+            index = subscriber_index(conn, cache)
+            out = []
+            deadline = time.monotonic() + PLAN_BUDGET_S
+            for fo in todo:
+                plan(conn, index, fo)
+                assert fo.targets is not None
+                small = len(fo.targets) - fo.position <= SMALL_ROWS
+                out.append((fo, *(expand(conn, fo, SMALL_ROWS) if small else (fo.position, 0, 0))))
+                if time.monotonic() > deadline:
+                    break
+            return out
+
+        try:
+            done = await self.db.write_job(job)
+        except Exception as e:
+            for fo in todo:
+                fo.targets = None  # rolled back: plan again
+            self._failed(e, todo[0])
+            return
+        for fo in todo[len(done):]:
+            fo.targets = None
+        for fo, position, alerts, followups in done:
+            self._progress(fo, position, alerts, followups)
+
     async def _expand_next(self) -> None:
-        fo, cap = self._fanouts[0]
+        fo = next((fo for fo, _ in self._fanouts if fo.targets is not None), None)
+        if fo is None:
+            return
         try:
             position, alerts, followups = await self.db.write_job(lambda conn: expand(conn, fo, self.chunk_rows))
         except Exception as e:
-            self._hold(sql.translate(e, self.db.path),
-                       f"queuing the alerts of post {fo.post.channel_id}/{fo.post.message_id}")
-            if cap is not None:  # the post itself is safe; its caller need not wait for the retry
-                _settle(cap.done, self._result(cap, fo))
-                self._fanouts[0] = (fo, None)
+            self._failed(e, fo)
             return
+        self._progress(fo, position, alerts, followups)
+
+    def _failed(self, error: Exception, fo: Fanout) -> None:
+        """A planning or expanding transaction failed (rolled back; the intents stay): retry later, and
+        let the waiting callers go (their posts are safe)."""
+        self._hold(sql.translate(error, self.db.path),
+                   f"queuing the alerts of post {fo.post.channel_id}/{fo.post.message_id}")
+        for i, (fo, cap) in enumerate(self._fanouts):
+            if cap is not None:
+                _settle(cap.done, self._result(cap, fo))
+                self._fanouts[i] = (fo, None)
+
+    def _progress(self, fo: Fanout, position: int, alerts: int, followups: int) -> None:
+        """Apply a committed plan/expansion step; wake delivery; settle a finished fan-out."""
         if self._failing:
             log.warning("alert fan-out resumed")
             self._failing = False
         fo.position, fo.alerts, fo.followups = position, fo.alerts + alerts, fo.followups + followups
+        i = next(i for i, (f, _) in enumerate(self._fanouts) if f is fo)
+        cap = self._fanouts[i][1]
         if alerts or followups:
             (cap.wake if cap is not None else self._wake)()
-        if fo.position >= len(fo.targets):
-            self._fanouts.popleft()
+        if fo.finished:
+            del self._fanouts[i]
             if cap is not None:
                 _settle(cap.done, self._result(cap, fo))
 

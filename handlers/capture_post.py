@@ -2,9 +2,10 @@
 transaction (handlers/capture.py): exactly handle_post's rules (storage.capture's plain sqlite3
 calls instead of one thread hop per statement).
 
-Stored post (or new version), channel cursor, detection; then the alerts: a fan-out of at most
-INLINE_ROWS targets is queued right here, a bigger one is recorded as a durable intent row and
-expanded by the writer in follow-up transactions (handlers/fanout.py).
+Stored post (or new version), channel cursor, detection, and when the post may concern any
+subscriber a durable fan-out intent row: which subscribers it concerns (watch-term matching costs
+~0.5 ms a post) and their outbox rows are worked out by the writer right after, in follow-up
+transactions (handlers/fanout.py).
 """
 
 from __future__ import annotations
@@ -16,14 +17,10 @@ from typing import Any
 
 from bot.models import Detection, Post
 from bot.timeutil import iso, parse_iso
-from handlers.fanout import Fanout, SubscriberIndex, expand, plan_fanout, subscriber_index
+from handlers.fanout import Fanout, SubscriberIndex, subscriber_index
 from handlers.followups import describe_changes
 from handlers.post_rules import PostResult, is_stale, log, safe_detect
 from storage import capture as sql
-
-# A fan-out this small is queued in the post's own transaction (a few ms at most).
-INLINE_ROWS = 100
-
 
 @dataclass(frozen=True)
 class Request:
@@ -36,12 +33,12 @@ class Request:
 
 @dataclass
 class Captured:
-    result: PostResult  # alert counts so far (the inline part)
-    fanout: Fanout | None = None  # still to expand, with its intent row committed
+    result: PostResult
+    fanout: Fanout | None = None  # still to plan and expand, with its intent row committed
 
 
 def capture(conn: Any, req: Request, index: "IndexOnce") -> Captured:
-    """Store, detect and queue (or plan) the alerts of one post. Idempotent. Needs a transaction."""
+    """Store, detect and record the intent to alert about one post. Idempotent. Needs a transaction."""
     post, now = req.post, iso(req.now)
     cid, mid = post.channel_id, post.message_id
     sql.ensure_channel(conn, cid, post.channel_username, now)
@@ -66,24 +63,17 @@ def capture(conn: Any, req: Request, index: "IndexOnce") -> Captured:
 
     detection = safe_detect(req.detector, post.text)
     detection_id = sql.record_detection(conn, cid, mid, version, detection, now)
-    queued = followups = 0
     fanout = None
     if req.alert:
         # An edit matters to those already alerted only when the text or the detected facts changed.
         changes = describe_changes(previous[0], previous[1], post.text, detection) if previous else None
-        fanout = plan_fanout(conn, index(conn), post, detection, detection_id, version, changes, req.now)
-        if not fanout.targets:
-            fanout = None
-        elif len(fanout.targets) <= INLINE_ROWS and not sql.fanout_pending_for(conn, cid, mid):
-            # (An earlier version's fan-out still pending must run first: its alerts decide ours.)
-            fanout.position, queued, followups = expand(conn, fanout, None)
-            fanout = None
-        else:
+        if index(conn).may_concern(post, detection) or (changes is not None and sql.has_alerts(conn, cid, mid)):
+            fanout = Fanout(post, detection, detection_id, version, changes, req.now)
             fanout.fanout_id = sql.add_fanout(conn, cid, mid, version, detection_id,
                                               json.dumps(changes, ensure_ascii=False) if changes else None, now)
-    log.debug("post %s/%s %s v%d label=%s queued=%d%s", cid, mid, outcome, version, detection.label, queued,
-              " (+fan-out)" if fanout else "")
-    return Captured(PostResult(outcome, version, detection, queued, followups), fanout)
+    log.debug("post %s/%s %s v%d label=%s%s", cid, mid, outcome, version, detection.label,
+              " fan-out planned" if fanout else "")
+    return Captured(PostResult(outcome, version, detection), fanout)
 
 
 class IndexOnce:
@@ -99,10 +89,9 @@ class IndexOnce:
         return self.index
 
 
-def resume(conn: Any, cache: dict) -> list[Fanout]:
+def resume(conn: Any) -> list[Fanout]:
     """The fan-outs a previous run committed but did not finish, rebuilt from their intent rows
-    (the version's text, its detection, the subscribers not yet done), oldest first."""
-    index = IndexOnce(cache)
+    (the version's text, its detection, the subscribers already done), oldest first."""
     out: list[Fanout] = []
     for row in sql.pending_fanouts(conn):
         stored = sql.get_post(conn, row.channel_id, row.message_id)
@@ -113,8 +102,6 @@ def resume(conn: Any, cache: dict) -> list[Fanout]:
             continue
         post = replace(stored.post, text=text[0], media=text[1])
         changes = json.loads(row.changes) if row.changes else None
-        fo = plan_fanout(conn, index(conn), post, detection, row.detection_id, row.version, changes,
-                         parse_iso(row.created_at), done_through=row.done_through)
-        fo.fanout_id = row.fanout_id
-        out.append(fo)
+        out.append(Fanout(post, detection, row.detection_id, row.version, changes, parse_iso(row.created_at),
+                          fanout_id=row.fanout_id, done_through=row.done_through))
     return out

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from heapq import merge
 from typing import Any
 
 from bot.models import Detection, Post, Subscription
@@ -31,11 +30,13 @@ class Member:
     destination: str
     status: str
     filters: Subscription
+    group: int
 
 
 @dataclass
 class Group:
     """Subscribers whose filters match exactly the same posts."""
+    number: int
     filters: Subscription
     members: list[Member] = field(default_factory=list)
 
@@ -45,19 +46,36 @@ class SubscriberIndex:
     everywhere: tuple[Group, ...]  # no channel filter
     by_channel: dict[int, tuple[Group, ...]]
     members: dict[int, Member]
+    ordered: tuple[Member, ...]  # everyone, by subscriber_id
+
+    def groups_for(self, channel_id: int) -> tuple[Group, ...]:
+        return self.everywhere + self.by_channel.get(channel_id, ())
+
+    def may_concern(self, post: Post, detection: Detection) -> bool:
+        """Cheap: could any filter take this post? (Announcements: any filter on its channel; other
+        posts: only watch terms, whose matching is the costly part, left to matching().)"""
+        return any(detection.is_positive or g.filters.terms for g in self.groups_for(post.channel_id))
 
     def matching(self, post: Post, detection: Detection) -> list[tuple[Member, str]]:
         """(member, reason) for every subscriber whose filters want this post, by subscriber_id."""
-        runs = []
-        for group in self.everywhere + self.by_channel.get(post.channel_id, ()):
+        reasons: dict[int, str] = {}
+        matched: list[Group] = []
+        for group in self.groups_for(post.channel_id):
             if not detection.is_positive and not group.filters.terms:
                 continue  # label-only filters never take a non-announcement
             reason = match_reason(post, detection, group.filters)
             if reason is not None:
-                runs.append([(m, reason) for m in group.members])
-        if len(runs) == 1:
-            return runs[0]
-        return list(merge(*runs, key=lambda pair: pair[0].subscriber_id))
+                reasons[group.number] = reason
+                matched.append(group)
+        if len(matched) == 1:
+            return [(m, reasons[m.group]) for m in matched[0].members]
+        if sum(len(g.members) for g in matched) * 4 > len(self.ordered):
+            return [(m, reasons[m.group]) for m in self.ordered if m.group in reasons]
+        return sorted(((m, reasons[m.group]) for g in matched for m in g.members), key=_by_subscriber)
+
+
+def _by_subscriber(pair: tuple[Member, str | None]) -> int:
+    return pair[0].subscriber_id
 
 
 def compile_index(receiving: list) -> SubscriberIndex:
@@ -67,8 +85,8 @@ def compile_index(receiving: list) -> SubscriberIndex:
         key = (frozenset(f.labels), frozenset(f.channel_ids), f.min_confidence, f.terms)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = Group(f)
-        member = Member(sub.subscriber_id, f"{sub.kind}:{sub.address}", sub.status, f)
+            group = groups[key] = Group(len(groups), f)
+        member = Member(sub.subscriber_id, f"{sub.kind}:{sub.address}", sub.status, f, group.number)
         group.members.append(member)  # `receiving` is ordered by subscriber_id, so each group is too
         members[sub.subscriber_id] = member
     everywhere = tuple(g for g in groups.values() if not g.filters.channel_ids)
@@ -76,7 +94,8 @@ def compile_index(receiving: list) -> SubscriberIndex:
     for g in groups.values():
         for cid in set(g.filters.channel_ids):
             by_channel.setdefault(cid, []).append(g)
-    return SubscriberIndex(everywhere, {c: tuple(gs) for c, gs in by_channel.items()}, members)
+    return SubscriberIndex(everywhere, {c: tuple(gs) for c, gs in by_channel.items()}, members,
+                           tuple(sorted(members.values(), key=lambda m: m.subscriber_id)))
 
 
 def subscriber_index(conn: Any, cache: dict) -> SubscriberIndex:
@@ -94,38 +113,41 @@ def subscriber_index(conn: Any, cache: dict) -> SubscriberIndex:
 
 @dataclass
 class Fanout:
-    """One post version's alerts and follow-ups still to queue, in subscriber_id order.
+    """One post version's alerts and follow-ups still to queue, in subscriber_id order, from its
+    durable intent row `fanout_id` (None when it is done inside the capture transaction itself).
 
-    `targets` are (member, reason or None): matched subscribers and, for an edit with changes,
-    the ones already alerted (who may get a follow-up instead). `fanout_id` is its durable intent
-    row (None while it is expanded inside the capture transaction itself)."""
+    `targets` (None until planned) are (member, reason or None): matched subscribers and, for an edit
+    with changes, the ones already alerted (who may get a follow-up instead)."""
     post: Post
     detection: Detection
     detection_id: int
     version: int
     changes: dict | None
     now: datetime
-    targets: list[tuple[Member, str | None]]
     fanout_id: int | None = None
+    done_through: int = 0  # subscribers up to this id were handled by an earlier run
+    targets: list[tuple[Member, str | None]] | None = None
     position: int = 0  # targets[:position] are done and committed
     alerts: int = 0
     followups: int = 0
 
+    @property
+    def finished(self) -> bool:
+        return self.targets is not None and self.position >= len(self.targets)
 
-def plan_fanout(conn: Any, index: SubscriberIndex, post: Post, detection: Detection, detection_id: int,
-                version: int, changes: dict | None, now: datetime, done_through: int = 0) -> Fanout:
-    """Who this post version may concern, as handlers.posts queued it: matching subscribers, plus for an
-    edit with changes the receiving subscribers already alerted about it (their alert row decides)."""
-    matched = index.matching(post, detection)
-    if changes is not None:
-        alerted = sql.alert_states(conn, post.channel_id, post.message_id)
-        extra = [(index.members[sid], None) for sid in sorted(alerted) if sid in index.members]
+
+def plan(conn: Any, index: SubscriberIndex, fo: Fanout) -> None:
+    """Who this post version concerns, as handlers.posts always queued it: matching subscribers, plus
+    for an edit with changes the receiving subscribers already alerted about it (their alert row
+    decides). Needs the post's earlier fan-outs finished (their alerts are what an edit follows up)."""
+    matched: list[tuple[Member, str | None]] = list(index.matching(fo.post, fo.detection))
+    if fo.changes is not None:
+        alerted = sql.alert_states(conn, fo.post.channel_id, fo.post.message_id)
+        seen = {m.subscriber_id for m, _ in matched}
+        extra = [(index.members[sid], None) for sid in alerted if sid in index.members and sid not in seen]
         if extra:
-            seen = {m.subscriber_id for m, _ in matched}
-            matched = list(merge(matched, [t for t in extra if t[0].subscriber_id not in seen],
-                                 key=lambda pair: pair[0].subscriber_id))
-    targets = [t for t in matched if t[0].subscriber_id > done_through]
-    return Fanout(post, detection, detection_id, version, changes, now, targets)
+            matched = sorted(matched + extra, key=_by_subscriber)
+    fo.targets = [t for t in matched if t[0].subscriber_id > fo.done_through] if fo.done_through else matched
 
 
 def expand(conn: Any, fo: Fanout, limit: int | None) -> tuple[int, int, int]:
@@ -133,11 +155,14 @@ def expand(conn: Any, fo: Fanout, limit: int | None) -> tuple[int, int, int]:
 
     Returns (new position, alerts added, follow-ups added); the caller applies them to `fo` once the
     transaction committed, so a failed chunk is simply done again."""
+    assert fo.targets is not None, "plan() first"
     post, now = fo.post, iso(fo.now)
     cid, mid = post.channel_id, post.message_id
     end = min(len(fo.targets), fo.position + min(limit or sql.RANDOM_ID_ROOM, sql.RANDOM_ID_ROOM))
     chunk = fo.targets[fo.position:end]
     if not chunk:
+        if fo.fanout_id is not None:
+            sql.fanout_progress(conn, fo.fanout_id, None)
         return end, 0, 0
     states = sql.alert_states(conn, cid, mid, chunk[0][0].subscriber_id, chunk[-1][0].subscriber_id)
     key = f"alert:{cid}:{mid}"

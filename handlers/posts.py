@@ -16,7 +16,7 @@ from bot.models import Post
 from handlers.capture import Capture, writer_for
 from handlers.capture_post import IndexOnce, Request, capture
 from handlers.deps import Deps
-from handlers.fanout import expand
+from handlers.fanout import expand, plan, subscriber_index
 from handlers.post_rules import PostResult, alert_key, is_stale, safe_detect, storable
 from storage import bot_queries, outbox, posts
 
@@ -54,7 +54,8 @@ async def capture_in_open_batch(post: Post, deps: Deps, *, alert: bool, source: 
         if got.fanout is None:
             return got.result
         fo = got.fanout
-        while fo.position < len(fo.targets):
+        plan(conn, subscriber_index(conn, cache), fo)
+        while not fo.finished:
             fo.position, alerts, followups = expand(conn, fo, None)
             fo.alerts, fo.followups = fo.alerts + alerts, fo.followups + followups
         return replace(got.result, alerts_queued=got.result.alerts_queued + fo.alerts,

@@ -212,9 +212,10 @@ def add_fanout(conn: Conn, channel_id: int, message_id: int, version: int, detec
     ).lastrowid
 
 
-def fanout_pending_for(conn: Conn, channel_id: int, message_id: int) -> bool:
+def has_alerts(conn: Conn, channel_id: int, message_id: int) -> bool:
     return conn.execute(
-        "SELECT 1 FROM alert_fanouts WHERE channel_id = ? AND message_id = ? LIMIT 1", (channel_id, message_id)
+        "SELECT 1 FROM outbox WHERE channel_id = ? AND message_id = ? AND kind = 'alert' LIMIT 1",
+        (channel_id, message_id),
     ).fetchone() is not None
 
 

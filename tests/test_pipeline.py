@@ -100,13 +100,14 @@ async def test_subscriber_filters(deps):
 
 async def test_whole_effect_commits_together_or_not_at_all(deps, monkeypatch):
     await subscribe(deps)
-    # The capture writer queues outbox rows through storage.capture (plain sqlite3, on the DB thread).
+    # The post, its detection and its alert intent commit together (handlers/capture_post.py); the
+    # outbox rows follow from the intent (tests/test_capture_writer.py covers a failure there).
     import storage.capture as sc
 
     def boom(*a, **k):
         raise RuntimeError("crash while queueing")
 
-    monkeypatch.setattr(sc, "insert_outbox", boom)
+    monkeypatch.setattr(sc, "add_fanout", boom)
     with pytest.raises(RuntimeError):
         await handle_post(make_post(1, PARDON), deps)
     assert await deps.db.fetchval("SELECT count(*) FROM posts") == 0

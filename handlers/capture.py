@@ -140,6 +140,16 @@ class CaptureWriter:
                 await self._plan_next()
                 if not self._queue and not self._held():
                     await self._expand_next()
+        except asyncio.CancelledError:
+            # A job may have committed without its outcome reaching us: forget what is in memory
+            # (the intents are in the database) and resume from there on the next run.
+            for cap in self._queue + [c for _, c in self._fanouts if c is not None]:
+                cap.captured.cancel()
+                cap.done.cancel()
+            self._queue.clear()
+            self._fanouts.clear()
+            self._resumed = False
+            raise
         except Exception as e:  # a bug here must not leave callers waiting forever
             log.exception("capture writer stopped")
             for cap in self._queue + [c for _, c in self._fanouts if c is not None]:
@@ -150,6 +160,12 @@ class CaptureWriter:
             self._resumed = False
 
     def _hold(self, error: BaseException, what: str) -> None:
+        """A planning, expanding or resuming transaction failed (rolled back; the intents stay): retry
+        in retry_s, and let the waiting callers go meanwhile (their posts are safe)."""
+        for i, (fo, cap) in enumerate(self._fanouts):
+            if cap is not None:
+                _settle(cap.done, self._result(cap, fo))
+                self._fanouts[i] = (fo, None)
         if not self._failing:
             log.error("%s failed (%s); the intent stays and is retried every %.0f s", what, error, self.retry_s)
         self._failing = True
@@ -276,14 +292,8 @@ class CaptureWriter:
         self._progress(fo, position, alerts, followups)
 
     def _failed(self, error: Exception, fo: Fanout) -> None:
-        """A planning or expanding transaction failed (rolled back; the intents stay): retry later, and
-        let the waiting callers go (their posts are safe)."""
         self._hold(sql.translate(error, self.db.path),
                    f"queuing the alerts of post {fo.post.channel_id}/{fo.post.message_id}")
-        for i, (fo, cap) in enumerate(self._fanouts):
-            if cap is not None:
-                _settle(cap.done, self._result(cap, fo))
-                self._fanouts[i] = (fo, None)
 
     def _progress(self, fo: Fanout, position: int, alerts: int, followups: int) -> None:
         """Apply a committed plan/expansion step; wake delivery; settle a finished fan-out."""

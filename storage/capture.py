@@ -12,6 +12,7 @@ from typing import Iterable
 
 from bot.models import Detection, Post, Subscriber, Subscription
 from storage import detections, posts
+from storage.bot_queries import SUPERSEDE_WHERE, supersede_args
 from storage.db import _error
 from storage.subscribers import _subscriber, _subscription
 
@@ -179,13 +180,11 @@ def insert_outbox(conn: Conn, rows: Iterable[tuple]) -> int:
 
 def supersede_followups(conn: Conn, subscriber_id: int, channel_id: int, message_id: int, now: str) -> list[str]:
     """storage.bot_queries.supersede_followups: returns the payloads of the follow-ups it replaced."""
-    where = ("subscriber_id = ? AND channel_id = ? AND message_id = ? AND kind = 'followup' AND status = 'pending' "
-             "AND dedupe_key >= ? AND dedupe_key < ?")
-    args = (subscriber_id, channel_id, message_id, f"edit:{channel_id}:{message_id}:", f"edit:{channel_id}:{message_id};")
-    rows = conn.execute(f"SELECT payload FROM outbox WHERE {where} ORDER BY outbox_id", args).fetchall()
+    args = supersede_args(subscriber_id, channel_id, message_id)
+    rows = conn.execute(f"SELECT payload FROM outbox WHERE {SUPERSEDE_WHERE} ORDER BY outbox_id", args).fetchall()
     if rows:
         conn.execute(f"UPDATE outbox SET status = 'skipped', last_error = 'superseded', next_attempt_at = ? "
-                     f"WHERE {where}", (now, *args))
+                     f"WHERE {SUPERSEDE_WHERE}", (now, *args))
     return [r[0] or "{}" for r in rows]
 
 

@@ -35,7 +35,7 @@ from bot.models import Post, Subscription
 from config.settings import DeliverySettings
 from handlers.delivery_loop import DeliveryLoop
 from handlers.deps import Deps
-from handlers.capture import writer_for
+from handlers.capture import resume_fanouts, writer_for
 from handlers.posts import submit_post
 from storage import subscribers
 from storage.db import open_database
@@ -141,6 +141,7 @@ async def scenario(workdir: Path, args: argparse.Namespace, n_subscribers: int, 
                 wake=lambda: holder[0].wake() if holder else None)
     channel_ids = [2_000_000 + c for c in range(args.channels)]
     await add_subscribers(deps, n_subscribers, channel_ids)
+    await resume_fanouts(deps)  # what bot/app.build_service does at start (it also compiles the filters)
     sender, server = paced_sender(args.rate, args.rtt_ms / 1000)
     loop = DeliveryLoop(deps, {"telegram": sender}, idle_s=0.5)
     holder.append(loop)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from bot.models import Post
-from handlers.capture_post import Captured, IndexOnce, Request, capture, resume
+from handlers.capture_post import Batch, Captured, Request, capture, resume
 from handlers.fanout import Fanout, expand, plan, subscriber_index
 from handlers.post_rules import PostResult
 from storage import capture as sql
@@ -37,7 +37,7 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 300  # outbox rows per follow-up transaction: a few ms, the longest a new post waits
+CHUNK_ROWS = 100  # outbox rows per follow-up transaction: a few ms, the longest a new post waits
 PLAN_BUDGET_S = 0.005  # matching per planning transaction (fan-outs of <= SMALL_ROWS rows included)
 SMALL_ROWS = 100
 RETRY_S = 5.0  # after a failed fan-out chunk (its rows were rolled back; the intent stays)
@@ -176,8 +176,9 @@ class CaptureWriter:
         self._retry = loop.call_later(self.retry_s, self._kick)
 
     async def _resume(self) -> None:
+        cache = self.db.cache
         try:
-            found = await self.db.write_job(resume)
+            found = await self.db.write_job(lambda conn: resume(conn, cache))
         except Exception as e:
             self._hold(e, "resuming unfinished fan-outs")
             return
@@ -195,16 +196,18 @@ class CaptureWriter:
         cache = self.db.cache
 
         def job(conn: Any) -> list[Captured | Exception]:
-            index = IndexOnce(cache)
+            batch = Batch(cache)
+            batch.index(conn)  # compiled here, once per subscription change, not inside a post's savepoint
             out: list[Captured | Exception] = []
             for cap in live:
                 try:
                     with sql.Savepoint(conn):
-                        out.append(capture(conn, cap.request, index))
+                        out.append(capture(conn, cap.request, batch))
                 except Exception as e:  # noqa: BLE001 - this post's error goes to its caller alone
                     if sql.Savepoint.batch_lost(conn):
                         raise
                     out.append(e)
+            batch.flush(conn)
             return out
 
         try:

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from bot.models import Post
 from handlers.capture import Capture, writer_for
-from handlers.capture_post import IndexOnce, Request, capture
+from handlers.capture_post import Batch, Request, capture
 from handlers.deps import Deps
 from handlers.fanout import expand, plan, subscriber_index
 from handlers.post_rules import PostResult, alert_key, is_stale, safe_detect, storable
@@ -50,7 +50,9 @@ async def capture_in_open_batch(post: Post, deps: Deps, *, alert: bool, source: 
     cache = deps.db.cache
 
     def job(conn) -> PostResult:
-        got = capture(conn, request, IndexOnce(cache))
+        batch = Batch(cache)
+        got = capture(conn, request, batch)
+        batch.flush(conn)
         if got.fanout is None:
             return got.result
         fo = got.fanout

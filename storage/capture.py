@@ -53,11 +53,12 @@ class Savepoint:
 
 # --- posts, channels, detections -------------------------------------------------------------
 
-def ensure_channel(conn: Conn, channel_id: int, username: str | None, now: str) -> None:
-    conn.execute(
+def ensure_channels(conn: Conn, seen: list[tuple[int, str | None, str]]) -> None:
+    """storage.channels.ensure for (channel_id, username, now) each."""
+    conn.executemany(
         """INSERT INTO channels(channel_id, username, added_at) VALUES (?, ?, ?)
            ON CONFLICT(channel_id) DO UPDATE SET username = coalesce(channels.username, excluded.username)""",
-        (channel_id, username, now),
+        seen,
     )
 
 
@@ -80,14 +81,15 @@ def touch(conn: Conn, post: Post) -> None:
     conn.execute(posts._TOUCH_SQL, posts._touch_row(post))
 
 
-def advance(conn: Conn, channel_id: int, message_id: int, posted_at: str, now: str) -> None:
-    conn.execute(
+def advance_channels(conn: Conn, reached: list[tuple[int, int, str, str]]) -> None:
+    """storage.channels.advance for (channel_id, top message_id, posted_at, now) each."""
+    conn.executemany(
         """UPDATE channels SET
              last_seen_message_id = max(last_seen_message_id, ?),
              last_capture_at = ?,
              last_post_at = CASE WHEN last_post_at IS NULL OR last_post_at < ? THEN ? ELSE last_post_at END
            WHERE channel_id = ?""",
-        (message_id, now, posted_at, posted_at, channel_id),
+        [(top, now, at, at, cid) for cid, top, at, now in reached],
     )
 
 

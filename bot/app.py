@@ -19,6 +19,7 @@ from bot.replay import ReplayEvent, read_replay
 from bot.timeutil import Clock, utcnow
 from config.settings import Settings
 from handlers.delivery import Sender
+from handlers.capture import resume_fanouts
 from handlers.delivery_loop import DeliveryLoop
 from handlers.deps import Deps
 from handlers.posts import handle_deletion, handle_post
@@ -54,6 +55,8 @@ async def build_service(settings: Settings, senders: Mapping[str, Sender], *, cl
                 delivery=settings.delivery, operators=settings.access.operators,
                 access_mode=settings.access.mode, health=settings.health)
     senders = dict(senders)
+    # Alerts a previous run committed as an intent but did not finish queuing (killed in between).
+    await resume_fanouts(deps)
     await sync_webhooks(deps, settings.webhooks)
     if settings.webhooks and "webhook" not in senders:
         from bot.webhooks import WebhookSender

@@ -113,27 +113,35 @@ async def outbox_rows(db: Database, outbox_ids: list[int]) -> list[Row]:
     return rows
 
 
+# A post's pending follow-ups for one subscriber. The dedupe_key range (follow-ups are keyed
+# edit:<channel>:<message>:v<N>) lets the unique (subscriber_id, dedupe_key) index find them directly.
+SUPERSEDE_WHERE = ("subscriber_id = ? AND channel_id = ? AND message_id = ? AND kind = 'followup' "
+                   "AND status = 'pending' AND dedupe_key >= ? AND dedupe_key < ?")
+
+
+def supersede_args(subscriber_id: int, channel_id: int, message_id: int) -> tuple:
+    return (subscriber_id, channel_id, message_id, f"edit:{channel_id}:{message_id}:",
+            f"edit:{channel_id}:{message_id};")
+
+
 async def supersede_followups(db: Database, subscriber_id: int, channel_id: int, message_id: int,
                               now: datetime) -> list[str]:
     """An older pending follow-up is replaced by a newer one (or by deletion); returns the old payloads.
     Needs a transaction."""
-    rows = await db.fetchall(
-        "SELECT payload FROM outbox WHERE subscriber_id = ? AND channel_id = ? AND message_id = ? "
-        "AND kind = 'followup' AND status = 'pending' ORDER BY outbox_id",
-        (subscriber_id, channel_id, message_id),
-    )
-    await db.execute(
-        """UPDATE outbox SET status = 'skipped', last_error = 'superseded', next_attempt_at = ?
-           WHERE subscriber_id = ? AND channel_id = ? AND message_id = ? AND kind = 'followup'
-             AND status = 'pending'""",
-        (iso(now), subscriber_id, channel_id, message_id),
-    )
+    args = supersede_args(subscriber_id, channel_id, message_id)
+    rows = await db.fetchall(f"SELECT payload FROM outbox WHERE {SUPERSEDE_WHERE} ORDER BY outbox_id", args)
+    if rows:
+        await db.execute(
+            f"UPDATE outbox SET status = 'skipped', last_error = 'superseded', next_attempt_at = ? "
+            f"WHERE {SUPERSEDE_WHERE}", (iso(now), *args),
+        )
     return [r["payload"] or "{}" for r in rows]
 
 
 async def queued_for(db: Database, subscriber_id: int) -> dict[str, int]:
     rows = await db.fetchall(
-        "SELECT status, count(*) FROM outbox WHERE subscriber_id = ? AND status IN ('pending', 'digest', 'held') "
+        # `+status`: look up the subscriber's rows (unique index), not every pending row of everyone.
+        "SELECT status, count(*) FROM outbox WHERE subscriber_id = ? AND +status IN ('pending', 'digest', 'held') "
         "GROUP BY status",
         (subscriber_id,),
     )

@@ -13,7 +13,7 @@ import logging
 import sqlite3
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, TypeVar
 
 import aiosqlite
 
@@ -21,6 +21,7 @@ from bot.errors import StorageBusy, StorageError
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
 # SQLite primary result codes (the low byte of sqlite_errorcode).
 _BUSY, _LOCKED, _READONLY, _IOERR, _CORRUPT, _FULL, _CANTOPEN = 5, 6, 8, 10, 11, 13, 14
@@ -62,6 +63,8 @@ class Database:
         self._in_tx = False
         # Per-connection caches owned by the table modules (e.g. subscribers.active_with_filters).
         self.cache: dict[str, Any] = {}
+        # Awaited by close() before the connection closes (e.g. the capture writer finishing its job).
+        self._before_close: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     async def open(cls, path: str | Path, *, busy_timeout_s: float = 10.0, readonly: bool = False) -> "Database":
@@ -86,8 +89,59 @@ class Database:
             raise _error(e, p) from e
         return cls(conn, p)
 
+    def before_close(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Have close() await `hook()` first (something that still has work queued on this connection)."""
+        self._before_close.append(hook)
+
     async def close(self) -> None:
-        await self._conn.close()
+        hooks, self._before_close = self._before_close, []
+        try:
+            for hook in hooks:
+                await hook()
+        finally:
+            await self._conn.close()
+
+    @property
+    def joins_open_batch(self) -> bool:
+        """True when a write here joins a transaction the caller already holds (storage.direct's batch)."""
+        return False
+
+    def _on_thread(self, fn: Callable[[sqlite3.Connection], T]) -> Awaitable[T]:
+        conn = self._conn
+        if isinstance(conn, aiosqlite.Connection):
+            # aiosqlite has no public "run this function on the connection thread"; _execute is what its
+            # own methods use (stable 0.17-0.22; tests/test_write_job.py catches a change).
+            return conn._execute(lambda: fn(conn._conn))
+        return conn.run_sync(fn)  # storage.direct.DirectConnection
+
+    async def run_job(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """fn(conn) with plain sqlite3 calls on the connection's thread, in ONE hop, inside the transaction
+        the caller holds (no BEGIN/COMMIT here). sqlite3 errors are translated like execute()'s."""
+        try:
+            return await self._on_thread(fn)
+        except sqlite3.Error as e:
+            if isinstance(e, sqlite3.IntegrityError):
+                raise
+            raise _error(e, self.path) from e
+
+    async def write_job(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """fn(conn) as ONE transaction in ONE hop: BEGIN IMMEDIATE, fn's plain sqlite3 calls, COMMIT (or
+        ROLLBACK if fn raises), all on the connection's thread, under the write lock.
+
+        Cancellation-safe like transaction(): a cancelled caller still waits for the job to finish
+        (committed or rolled back) before the lock is released; the job's result is then lost to it.
+        """
+        async with self._write_lock:
+            self._in_tx = True
+            fut = asyncio.ensure_future(self.run_job(lambda conn: _in_transaction(conn, fn)))
+            try:
+                return await asyncio.shield(fut)
+            except asyncio.CancelledError:
+                with suppress(BaseException):
+                    await fut
+                raise
+            finally:
+                self._in_tx = False
 
     async def __aenter__(self) -> "Database":
         return self
@@ -220,6 +274,23 @@ class Database:
             await self._conn.backup(dest)
         finally:
             dest.close()
+
+
+def _in_transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 async def open_database(path: str | Path, *, busy_timeout_s: float = 10.0, migrate: bool = True) -> Database:

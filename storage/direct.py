@@ -88,6 +88,9 @@ class DirectConnection:
     async def backup(self, target: sqlite3.Connection) -> None:
         self._conn.backup(target)
 
+    async def run_sync(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        return fn(self._conn)
+
     async def close(self) -> None:
         self._conn.close()
 
@@ -96,6 +99,10 @@ class BatchDatabase(Database):
     """A Database whose transaction() joins an open batch() instead of starting its own."""
 
     _batch_open = False
+
+    @property
+    def joins_open_batch(self) -> bool:
+        return self._batch_open
 
     @asynccontextmanager
     async def batch(self) -> AsyncIterator["BatchDatabase"]:

@@ -283,6 +283,30 @@ async def m0700_subscription_generation(db: Database) -> None:
             )
 
 
+async def m0800_alert_fanouts(db: Database) -> None:
+    """Two-stage capture (handlers/capture.py): a post's transaction records a durable fan-out intent;
+    follow-up transactions expand it into per-subscriber outbox rows, `done_through` (a subscriber_id)
+    committed with each chunk, so a crash between them neither loses nor repeats a row.
+    outbox_subscriber_status goes: every new outbox row paid for it, and the unique
+    (subscriber_id, dedupe_key) index serves the per-subscriber queries that used it."""
+    await _run(
+        db,
+        """CREATE TABLE alert_fanouts (
+            fanout_id INTEGER PRIMARY KEY,
+            channel_id INTEGER NOT NULL,
+            message_id INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            detection_id INTEGER NOT NULL,
+            changes TEXT,
+            created_at TEXT NOT NULL,
+            done_through INTEGER NOT NULL DEFAULT 0,
+            FOREIGN KEY (channel_id, message_id) REFERENCES posts(channel_id, message_id) ON DELETE CASCADE
+        )""",
+        "CREATE INDEX alert_fanouts_post ON alert_fanouts(channel_id, message_id)",
+        "DROP INDEX IF EXISTS outbox_subscriber_status",
+    )
+
+
 # Append new migrations at the end; never reorder or edit released ones.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_core", m0001_core),
@@ -291,6 +315,7 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0600_research_fts", m0600_research_fts),
     ("0601_research_views", m0601_research_views),
     ("0700_subscription_generation", m0700_subscription_generation),
+    ("0800_alert_fanouts", m0800_alert_fanouts),
 ]
 
 

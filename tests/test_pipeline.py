@@ -2,6 +2,8 @@
 
 from datetime import datetime, timezone
 
+import pytest
+
 from bot.models import Subscription
 from handlers.posts import handle_deletion, handle_post
 from storage import outbox, posts, subscribers
@@ -98,17 +100,16 @@ async def test_subscriber_filters(deps):
 
 async def test_whole_effect_commits_together_or_not_at_all(deps, monkeypatch):
     await subscribe(deps)
-    import storage.outbox as ob
+    # The post, its detection and its alert intent commit together (handlers/capture_post.py); the
+    # outbox rows follow from the intent (tests/test_capture_writer.py covers a failure there).
+    import storage.capture as sc
 
-    async def boom(*a, **k):
+    def boom(*a, **k):
         raise RuntimeError("crash while queueing")
 
-    monkeypatch.setattr(ob, "enqueue", boom)
-    monkeypatch.setattr(ob, "enqueue_many", boom)
-    try:
+    monkeypatch.setattr(sc, "add_fanout", boom)
+    with pytest.raises(RuntimeError):
         await handle_post(make_post(1, PARDON), deps)
-    except RuntimeError:
-        pass
     assert await deps.db.fetchval("SELECT count(*) FROM posts") == 0
     assert await deps.db.fetchval("SELECT count(*) FROM detections") == 0
 

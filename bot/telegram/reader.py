@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable
+from typing import Awaitable, Callable
 
 from telethon import events
 from telethon.tl import types
@@ -23,6 +23,7 @@ from bot.telegram.convert import channel_id_of, to_post
 from bot.telegram.ingest import advance_live_cursor, id_range, ingest
 from handlers.deps import Deps
 from handlers.posts import handle_deletion
+from handlers.retry import retry_busy
 from storage import channel_sync, channels
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,12 @@ UPDATE_TYPES = (types.UpdateNewChannelMessage, types.UpdateEditChannelMessage, t
 
 class LiveReader:
     def __init__(self, deps: Deps, *, monotonic: Callable[[], float] = time.monotonic, album_quiet_s: float = 1.0,
-                 on_gap: Callable[[], None] = lambda: None):
+                 on_gap: Callable[[], None] = lambda: None,
+                 retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
         self.deps = deps
+        # A database locked by another process (a backup, a CLI command) must not drop a live post:
+        # every write here waits it out with handlers.retry.retry_busy (all of them are idempotent).
+        self.retry_sleep = retry_sleep
         self.monotonic = monotonic
         self.albums = AlbumBuffer(album_quiet_s)
         self.on_gap = on_gap
@@ -57,7 +62,7 @@ class LiveReader:
                 await self.on_message(update.message, edited=True)
             elif isinstance(update, types.UpdateDeleteChannelMessages):
                 if update.channel_id in self.watched:
-                    await handle_deletion(update.channel_id, list(update.messages), self.deps)
+                    await self._retrying(lambda: handle_deletion(update.channel_id, list(update.messages), self.deps))
         except TgwatchError as e:
             log.error("live update not captured (%s); the history pass will retry it", e)
 
@@ -78,14 +83,17 @@ class LiveReader:
             return
         await self._capture(post, edited=edited)
 
+    async def _retrying(self, call):
+        return await retry_busy(call, sleep=self.retry_sleep)
+
     async def _capture(self, post, *, edited: bool = False) -> None:
-        await ingest(post, self.deps, source="live")
+        await self._retrying(lambda: ingest(post, self.deps, source="live"))
         if not edited:
             first, last = id_range(post)
             await self._follow(post.channel_id, first, last)
 
     async def _follow(self, channel_id: int, first: int, last: int) -> None:
-        if await advance_live_cursor(self.deps, channel_id, first, last):
+        if await self._retrying(lambda: advance_live_cursor(self.deps, channel_id, first, last)):
             return
         st = await channel_sync.get(self.deps.db, channel_id)
         if st is not None and first > st.history_cursor_id + 1:

@@ -135,3 +135,34 @@ async def test_edit_that_makes_a_post_an_announcement_alerts_once(deps, vt):
     await r.on_update(types.UpdateEditChannelMessage(edited, pts=2, pts_count=1))
     await r.on_update(types.UpdateEditChannelMessage(edited, pts=2, pts_count=1))
     assert [i.kind for i in await outbox.for_post(deps.db, CID, 10)] == ["alert"]
+
+
+async def test_live_post_waits_out_a_database_locked_by_another_process(tmp_path, detector, clock, vt):
+    """A backup or CLI command holding the write lock past the busy timeout must not drop a live
+    post: the reader retries (handlers.retry.retry_busy); here its sleep releases the lock."""
+    import sqlite3
+
+    from handlers.deps import Deps
+    from storage.db import open_database
+
+    path = tmp_path / "locked.db"
+    deps = Deps(db=await open_database(path, busy_timeout_s=0.01), detector=detector, clock=clock)
+    try:
+        r, _ = await _reader(deps, vt)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        waits: list[float] = []
+
+        async def sleep(s: float) -> None:
+            waits.append(s)
+            other.execute("COMMIT")
+
+        r.retry_sleep = sleep
+        await r.on_update(types.UpdateNewChannelMessage(msg(CID, 10, "Президент помиловал 5 человек"), pts=1,
+                                                        pts_count=1))
+        other.close()
+        assert waits == [0.5]
+        assert (await posts.get(deps.db, CID, 10)).post.text == "Президент помиловал 5 человек"
+        assert [i.kind for i in await outbox.for_post(deps.db, CID, 10)] == ["alert"]
+    finally:
+        await deps.db.close()

@@ -1,0 +1,338 @@
+"""The capture writer: group commit for handle_post, and the fan-out expander behind it.
+
+A burst of posts used to queue one transaction per post (a thread hop per statement, one write
+lock), so the thousandth post of a burst waited for the 999 before it. Here every post waiting at
+a given moment is captured in ONE transaction, run as ONE job on the database thread with plain
+sqlite3 calls (handlers/capture_post.py); each post sits in its own savepoint, so one that fails
+(bad data, a bug) is undone alone and its caller gets the error while the others commit.
+
+Matching subscribers (watch terms cost ~0.5 ms a post) and writing ~2,000 outbox rows per
+announcement would still hold every later post back, so alerts go in two stages: the post's
+transaction commits a durable intent row (alert_fanouts) when the post may concern anyone; then
+the writer, between capture transactions (which always go first), plans intents (matching, and
+the rows of small fan-outs at once) for up to PLAN_BUDGET_S per transaction, and expands big ones
+in transactions of `chunk_rows` rows, each committing its progress with its rows. A crash between
+stages loses nothing (intents are resumed at the next start, `resume_fanouts`) and repeats nothing
+(progress is committed with the rows it covers). Per post, intents run in order (an edit's
+follow-ups depend on the alerts of the version before).
+
+`submit()` gives two futures: `captured` (post, detection and intent durable) and `done` (every
+row queued); handle_post awaits `done`, so its contract is unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from bot.models import Post
+from handlers.capture_post import Batch, Captured, Request, capture, resume
+from handlers.fanout import Fanout, expand, plan, subscriber_index
+from handlers.post_rules import PostResult
+from storage import capture as sql
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 100  # outbox rows per follow-up transaction: a few ms, the longest a new post waits
+PLAN_BUDGET_S = 0.005  # matching per planning transaction (fan-outs of <= SMALL_ROWS rows included)
+SMALL_ROWS = 100
+RETRY_S = 5.0  # after a failed fan-out chunk (its rows were rolled back; the intent stays)
+_KEY = "capture.writer"
+
+
+@dataclass
+class Capture:
+    request: Request
+    wake: Callable[[], None]
+    captured: asyncio.Future  # -> PostResult with the alerts queued inline
+    done: asyncio.Future  # -> PostResult with every alert and follow-up queued
+    first: PostResult | None = None  # the captured result, kept for `done`
+
+    def abandoned(self) -> bool:
+        return self.captured.cancelled() or self.done.cancelled()
+
+
+def _settle(fut: asyncio.Future, result: Any = None, error: BaseException | None = None) -> None:
+    if fut.done():
+        return
+    if error is not None:
+        fut.set_exception(error)
+        fut.exception()  # a caller awaits one of the two futures; the other must not log "never retrieved"
+    else:
+        fut.set_result(result)
+
+
+class CaptureWriter:
+    """One per Database (writer_for); its task runs only while there is work."""
+
+    def __init__(self, db: Database, *, chunk_rows: int = CHUNK_ROWS, retry_s: float = RETRY_S):
+        self.db = db
+        self.chunk_rows = chunk_rows
+        self.retry_s = retry_s
+        self.batch_sizes: list[int] = []  # posts per capture transaction, for tests and benchmarks
+        self._queue: list[Capture] = []
+        self._fanouts: list[tuple[Fanout, Capture | None]] = []  # in intent order
+        self._task: asyncio.Task | None = None
+        self._resumed = False
+        self._closing = False
+        self._held_until = 0.0
+        self._failing = False
+        self._retry: asyncio.TimerHandle | None = None
+        self._wake: Callable[[], None] = lambda: None
+
+    def submit(self, post: Post, deps, *, alert: bool = True, source: str = "live") -> Capture:
+        """Queue a (storable) post for the next capture transaction."""
+        loop = asyncio.get_running_loop()
+        cap = Capture(Request(post, deps.detector, deps.clock(), alert, source), deps.wake,
+                      loop.create_future(), loop.create_future())
+        self._wake = deps.wake
+        self._queue.append(cap)
+        self._kick()
+        return cap
+
+    async def drain(self, wake: Callable[[], None] | None = None) -> None:
+        """Run until nothing is queued and no fan-out is left (or one failed and waits for its retry)."""
+        if wake is not None:
+            self._wake = wake
+        self._kick()
+        while self._task is not None and not self._task.done():
+            await asyncio.shield(self._task)
+
+    @property
+    def pending_fanouts(self) -> int:
+        return len(self._fanouts)
+
+    async def aclose(self) -> None:
+        """Finish the posts queued; leave unfinished fan-outs to their intent rows (resumed at next start)."""
+        self._closing = True
+        await self.drain()
+        if self._retry is not None:
+            self._retry.cancel()
+        for fo, cap in self._fanouts:
+            if cap is not None:
+                _settle(cap.done, self._result(cap, fo))
+        self._fanouts.clear()
+
+    def _kick(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def _held(self) -> bool:
+        return asyncio.get_running_loop().time() < self._held_until
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                if not self._resumed and not self._held() and not self._closing:
+                    await self._resume()
+                if self._queue:
+                    batch, self._queue = self._queue, []
+                    await self._capture(batch)
+                    continue
+                if not self._fanouts or self._closing or self._held():
+                    return
+                # Planning and expanding take turns, so neither a stream of posts nor a huge
+                # fan-out holds the other back.
+                await self._plan_next()
+                if not self._queue and not self._held():
+                    await self._expand_next()
+        except asyncio.CancelledError:
+            # A job may have committed without its outcome reaching us: forget what is in memory
+            # (the intents are in the database) and resume from there on the next run.
+            for cap in self._queue + [c for _, c in self._fanouts if c is not None]:
+                cap.captured.cancel()
+                cap.done.cancel()
+            self._queue.clear()
+            self._fanouts.clear()
+            self._resumed = False
+            raise
+        except Exception as e:  # a bug here must not leave callers waiting forever
+            log.exception("capture writer stopped")
+            for cap in self._queue + [c for _, c in self._fanouts if c is not None]:
+                _settle(cap.captured, error=e)
+                _settle(cap.done, error=e)
+            self._queue.clear()
+            self._fanouts.clear()
+            self._resumed = False
+
+    def _hold(self, error: BaseException, what: str) -> None:
+        """A planning, expanding or resuming transaction failed (rolled back; the intents stay): retry
+        in retry_s, and let the waiting callers go meanwhile (their posts are safe)."""
+        for i, (fo, cap) in enumerate(self._fanouts):
+            if cap is not None:
+                _settle(cap.done, self._result(cap, fo))
+                self._fanouts[i] = (fo, None)
+        if not self._failing:
+            log.error("%s failed (%s); the intent stays and is retried every %.0f s", what, error, self.retry_s)
+        self._failing = True
+        loop = asyncio.get_running_loop()
+        self._held_until = loop.time() + self.retry_s
+        if self._retry is not None:
+            self._retry.cancel()
+        self._retry = loop.call_later(self.retry_s, self._kick)
+
+    async def _resume(self) -> None:
+        cache = self.db.cache
+        try:
+            found = await self.db.write_job(lambda conn: resume(conn, cache))
+        except Exception as e:
+            self._hold(e, "resuming unfinished fan-outs")
+            return
+        self._resumed = True
+        known = {fo.fanout_id for fo, _ in self._fanouts}  # captured here while resuming was held
+        found = [fo for fo in found if fo.fanout_id not in known]
+        if found:
+            log.info("resuming %d unfinished alert fan-outs", len(found))
+        self._fanouts[:0] = [(fo, None) for fo in found]
+
+    async def _capture(self, batch: list[Capture]) -> None:
+        live = [c for c in batch if not c.abandoned()]
+        if not live:
+            return
+        cache = self.db.cache
+
+        def job(conn: Any) -> list[Captured | Exception]:
+            batch = Batch(cache)
+            batch.index(conn)  # compiled here, once per subscription change, not inside a post's savepoint
+            out: list[Captured | Exception] = []
+            for cap in live:
+                try:
+                    with sql.Savepoint(conn):
+                        out.append(capture(conn, cap.request, batch))
+                except Exception as e:  # noqa: BLE001 - this post's error goes to its caller alone
+                    if sql.Savepoint.batch_lost(conn):
+                        raise
+                    out.append(e)
+            batch.flush(conn)
+            return out
+
+        try:
+            outcomes = await self.db.write_job(job)
+        except asyncio.CancelledError:
+            for cap in live:
+                cap.captured.cancel()
+                cap.done.cancel()
+            raise
+        except Exception as e:  # the batch as a whole: busy, disk full, a failed commit
+            for cap in live:
+                _settle(cap.captured, error=e)
+                _settle(cap.done, error=e)
+            return
+        self.batch_sizes.append(len(live))
+        woken: set[int] = set()
+        for cap, got in zip(live, outcomes):
+            if isinstance(got, Exception):
+                error = sql.translate(got, self.db.path)
+                _settle(cap.captured, error=error)
+                _settle(cap.done, error=error)
+                continue
+            cap.first = got.result
+            _settle(cap.captured, got.result)
+            if got.fanout is not None:
+                self._fanouts.append((got.fanout, cap))
+            else:
+                _settle(cap.done, got.result)
+            if (got.result.alerts_queued or got.result.followups_queued) and id(cap.wake) not in woken:
+                woken.add(id(cap.wake))
+                cap.wake()
+
+    def _plannable(self) -> list[Fanout]:
+        """Unplanned intents whose post has no earlier unfinished intent, oldest first."""
+        blocked: set[tuple[int, int]] = set()
+        out = []
+        for fo, _ in self._fanouts:
+            key = (fo.post.channel_id, fo.post.message_id)
+            if fo.targets is None and key not in blocked:
+                out.append(fo)
+            blocked.add(key)
+        return out
+
+    async def _plan_next(self) -> None:
+        """Plan intents (and queue the small ones' rows) for up to PLAN_BUDGET_S."""
+        todo = self._plannable()
+        if not todo:
+            return
+        cache = self.db.cache
+
+        def job(conn: Any) -> list[tuple[Fanout, int, int, int]]:
+            index = subscriber_index(conn, cache)
+            out = []
+            deadline = time.monotonic() + PLAN_BUDGET_S
+            for fo in todo:
+                plan(conn, index, fo)
+                assert fo.targets is not None
+                small = len(fo.targets) - fo.position <= SMALL_ROWS
+                out.append((fo, *(expand(conn, fo, SMALL_ROWS) if small else (fo.position, 0, 0))))
+                if time.monotonic() > deadline:
+                    break
+            return out
+
+        try:
+            done = await self.db.write_job(job)
+        except Exception as e:
+            for fo in todo:
+                fo.targets = None  # rolled back: plan again
+            self._failed(e, todo[0])
+            return
+        for fo in todo[len(done):]:
+            fo.targets = None
+        for fo, position, alerts, followups in done:
+            self._progress(fo, position, alerts, followups)
+
+    async def _expand_next(self) -> None:
+        fo = next((fo for fo, _ in self._fanouts if fo.targets is not None), None)
+        if fo is None:
+            return
+        try:
+            position, alerts, followups = await self.db.write_job(lambda conn: expand(conn, fo, self.chunk_rows))
+        except Exception as e:
+            self._failed(e, fo)
+            return
+        self._progress(fo, position, alerts, followups)
+
+    def _failed(self, error: Exception, fo: Fanout) -> None:
+        self._hold(sql.translate(error, self.db.path),
+                   f"queuing the alerts of post {fo.post.channel_id}/{fo.post.message_id}")
+
+    def _progress(self, fo: Fanout, position: int, alerts: int, followups: int) -> None:
+        """Apply a committed plan/expansion step; wake delivery; settle a finished fan-out."""
+        if self._failing:
+            log.warning("alert fan-out resumed")
+            self._failing = False
+        fo.position, fo.alerts, fo.followups = position, fo.alerts + alerts, fo.followups + followups
+        i = next(i for i, (f, _) in enumerate(self._fanouts) if f is fo)
+        cap = self._fanouts[i][1]
+        if alerts or followups:
+            (cap.wake if cap is not None else self._wake)()
+        if fo.finished:
+            del self._fanouts[i]
+            if cap is not None:
+                _settle(cap.done, self._result(cap, fo))
+
+    @staticmethod
+    def _result(cap: Capture, fo: Fanout) -> PostResult:
+        first = cap.first
+        assert first is not None
+        return replace(first, alerts_queued=first.alerts_queued + fo.alerts,
+                       followups_queued=first.followups_queued + fo.followups)
+
+
+def writer_for(db: Database) -> CaptureWriter:
+    """The connection's capture writer (created on first use; closing the Database closes it first)."""
+    writer = db.cache.get(_KEY)
+    if writer is None:
+        writer = db.cache[_KEY] = CaptureWriter(db)
+        db.before_close(writer.aclose)
+    return writer
+
+
+async def resume_fanouts(deps) -> int:
+    """At start-up: expand the fan-outs an earlier run committed but did not finish; returns how many
+    are still unfinished (0 unless the database failed meanwhile)."""
+    writer = writer_for(deps.db)
+    await writer.drain(deps.wake)
+    return writer.pending_fanouts

@@ -1,0 +1,125 @@
+"""One post's capture, as the capture writer runs it on the database thread inside the batch
+transaction (handlers/capture.py): exactly handle_post's rules (storage.capture's plain sqlite3
+calls instead of one thread hop per statement).
+
+Stored post (or new version), channel cursor, detection, and when the post may concern any
+subscriber a durable fan-out intent row: which subscribers it concerns (watch-term matching costs
+~0.5 ms a post) and their outbox rows are worked out by the writer right after, in follow-up
+transactions (handlers/fanout.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from bot.models import Detection, Post
+from bot.timeutil import iso, parse_iso
+from handlers.fanout import Fanout, SubscriberIndex, subscriber_index
+from handlers.followups import describe_changes
+from handlers.post_rules import PostResult, is_stale, log, safe_detect
+from storage import capture as sql
+
+@dataclass(frozen=True)
+class Request:
+    post: Post
+    detector: Any
+    now: datetime
+    alert: bool
+    source: str
+
+
+@dataclass
+class Captured:
+    result: PostResult
+    fanout: Fanout | None = None  # still to plan and expand, with its intent row committed
+
+
+def capture(conn: Any, req: Request, batch: "Batch") -> Captured:
+    """Store, detect and record the intent to alert about one post. Idempotent. Needs a transaction,
+    and batch.flush(conn) before it commits (the channel rows)."""
+    post, now = req.post, iso(req.now)
+    cid, mid = post.channel_id, post.message_id
+    existing = sql.get_post(conn, cid, mid)
+    top = max(mid, *post.album_message_ids or (0,))
+    previous: tuple[str, Detection | None] | None = None
+    if existing is None:
+        sql.insert_post(conn, post, now, req.source)
+        version, outcome = 1, "new"
+    elif (existing.post.text == post.text and existing.post.media == post.media) or is_stale(post, existing.post):
+        # Same content, or an older version arriving late (a restarted replay, Telethon's catch_up
+        # re-delivering the original after its edit): never record an old text as a new version.
+        sql.touch(conn, post)
+        batch.channel_seen(post, top, now)
+        return Captured(PostResult("unchanged", existing.version, None))
+    else:
+        version, outcome = existing.version + 1, "edited"
+        found = sql.latest_detection(conn, cid, mid)
+        previous = (existing.post.text, found[1] if found else None)
+        sql.add_version(conn, post, version, now)
+
+    detection = safe_detect(req.detector, post.text)
+    detection_id = sql.record_detection(conn, cid, mid, version, detection, now)
+    fanout = None
+    if req.alert:
+        # An edit matters to those already alerted only when the text or the detected facts changed.
+        changes = describe_changes(previous[0], previous[1], post.text, detection) if previous else None
+        if batch.index(conn).may_concern(post, detection) or (changes is not None and sql.has_alerts(conn, cid, mid)):
+            fanout = Fanout(post, detection, detection_id, version, changes, req.now)
+            fanout.fanout_id = sql.add_fanout(conn, cid, mid, version, detection_id,
+                                              json.dumps(changes, ensure_ascii=False) if changes else None, now)
+    batch.channel_seen(post, top, now)  # last: a post undone by its savepoint moves no channel
+    log.debug("post %s/%s %s v%d label=%s%s", cid, mid, outcome, version, detection.label,
+              " fan-out planned" if fanout else "")
+    return Captured(PostResult(outcome, version, detection), fanout)
+
+
+class Batch:
+    """What the posts of one transaction share: the subscriber index (looked up at most once, and only
+    if a post needs it) and the channel rows, written once per channel when the batch ends (the same
+    end state as channels.ensure + advance post by post: first username, highest id and date)."""
+
+    def __init__(self, cache: dict):
+        self.cache = cache
+        self._index: SubscriberIndex | None = None
+        self._channels: dict[int, list] = {}  # channel_id -> [username, top id, latest posted_at, now]
+
+    def index(self, conn: Any) -> SubscriberIndex:
+        if self._index is None:
+            self._index = subscriber_index(conn, self.cache)
+        return self._index
+
+    def channel_seen(self, post: Post, top: int, now: str) -> None:
+        at = iso(post.posted_at)
+        seen = self._channels.get(post.channel_id)
+        if seen is None:
+            self._channels[post.channel_id] = [post.channel_username, top, at, now]
+        else:
+            seen[:] = [seen[0] or post.channel_username, max(seen[1], top), max(seen[2], at), now]
+
+    def flush(self, conn: Any) -> None:
+        moves, self._channels = self._channels, {}
+        sql.ensure_channels(conn, [(cid, username, now) for cid, (username, _, _, now) in moves.items()])
+        sql.advance_channels(conn, [(cid, top, at, now) for cid, (_, top, at, now) in moves.items()])
+
+
+def resume(conn: Any, cache: dict) -> list[Fanout]:
+    """The fan-outs a previous run committed but did not finish, rebuilt from their intent rows
+    (the version's text, its detection, the subscribers already done), oldest first. Compiles the
+    subscriber index too, so the first posts do not wait for it."""
+    subscriber_index(conn, cache)
+    out: list[Fanout] = []
+    for row in sql.pending_fanouts(conn):
+        stored = sql.get_post(conn, row.channel_id, row.message_id)
+        text = sql.version_text(conn, row.channel_id, row.message_id, row.version)
+        detection = sql.detection(conn, row.detection_id)
+        if stored is None or text is None or detection is None:  # the post was forgotten meanwhile
+            sql.fanout_progress(conn, row.fanout_id, None)
+            continue
+        post = replace(stored.post, text=text[0], media=text[1])
+        changes = json.loads(row.changes) if row.changes else None
+        out.append(Fanout(post, detection, row.detection_id, row.version, changes, parse_iso(row.created_at),
+                          fanout_id=row.fanout_id, done_through=row.done_through))
+    return out

@@ -1,0 +1,209 @@
+"""Who receives a post, and the per-subscriber outbox rows it causes; runs on the database thread
+inside the capture writer's jobs (handlers/capture.py), with storage.capture's plain sqlite3 calls.
+
+The subscribers' filters are compiled once per subscription generation (any change to subscribers
+or subscriptions, from any process, changes it) into groups of subscribers with the same filter;
+a post is matched once per group (handlers.matching.match_reason, unchanged) and only the groups it
+matches are walked. Rows are built as tuples with bulk random_ids and written with one executemany.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.models import Detection, Post, Subscription
+from bot.timeutil import iso
+from handlers.digest import plan_delivery
+from handlers.followups import merge_changes
+from handlers.matching import match_reason
+from storage import capture as sql
+
+_INDEX_KEY = "capture.subscriber_index"
+
+
+@dataclass(frozen=True)
+class Member:
+    subscriber_id: int
+    destination: str
+    status: str
+    filters: Subscription
+    group: int
+
+
+@dataclass
+class Group:
+    """Subscribers whose filters match exactly the same posts."""
+    number: int
+    filters: Subscription
+    members: list[Member] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SubscriberIndex:
+    everywhere: tuple[Group, ...]  # no channel filter
+    by_channel: dict[int, tuple[Group, ...]]
+    members: dict[int, Member]
+    ordered: tuple[Member, ...]  # everyone, by subscriber_id
+
+    def groups_for(self, channel_id: int) -> tuple[Group, ...]:
+        return self.everywhere + self.by_channel.get(channel_id, ())
+
+    def may_concern(self, post: Post, detection: Detection) -> bool:
+        """Cheap: could any filter take this post? (Announcements: any filter on its channel; other
+        posts: only watch terms, whose matching is the costly part, left to matching().)"""
+        return any(detection.is_positive or g.filters.terms for g in self.groups_for(post.channel_id))
+
+    def matching(self, post: Post, detection: Detection) -> list[tuple[Member, str]]:
+        """(member, reason) for every subscriber whose filters want this post, by subscriber_id."""
+        reasons: dict[int, str] = {}
+        matched: list[Group] = []
+        for group in self.groups_for(post.channel_id):
+            if not detection.is_positive and not group.filters.terms:
+                continue  # label-only filters never take a non-announcement
+            reason = match_reason(post, detection, group.filters)
+            if reason is not None:
+                reasons[group.number] = reason
+                matched.append(group)
+        if len(matched) == 1:
+            return [(m, reasons[m.group]) for m in matched[0].members]
+        if sum(len(g.members) for g in matched) * 4 > len(self.ordered):
+            return [(m, reasons[m.group]) for m in self.ordered if m.group in reasons]
+        return sorted(((m, reasons[m.group]) for g in matched for m in g.members), key=_by_subscriber)
+
+
+def _by_subscriber(pair: tuple[Member, str | None]) -> int:
+    return pair[0].subscriber_id
+
+
+def compile_index(receiving: list) -> SubscriberIndex:
+    groups: dict[tuple, Group] = {}
+    members: dict[int, Member] = {}
+    for sub, f in receiving:
+        key = (frozenset(f.labels), frozenset(f.channel_ids), f.min_confidence, f.terms)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Group(len(groups), f)
+        member = Member(sub.subscriber_id, f"{sub.kind}:{sub.address}", sub.status, f, group.number)
+        group.members.append(member)  # `receiving` is ordered by subscriber_id, so each group is too
+        members[sub.subscriber_id] = member
+    everywhere = tuple(g for g in groups.values() if not g.filters.channel_ids)
+    by_channel: dict[int, list[Group]] = {}
+    for g in groups.values():
+        for cid in set(g.filters.channel_ids):
+            by_channel.setdefault(cid, []).append(g)
+    return SubscriberIndex(everywhere, {c: tuple(gs) for c, gs in by_channel.items()}, members,
+                           tuple(sorted(members.values(), key=lambda m: m.subscriber_id)))
+
+
+def subscriber_index(conn: Any, cache: dict) -> SubscriberIndex:
+    """The compiled index, rebuilt only when the subscription generation changed (read inside the
+    caller's transaction, so it includes the transaction's own changes)."""
+    generation = sql.subscription_generation(conn)
+    hit = cache.get(_INDEX_KEY)
+    if hit is not None and generation is not None and hit[0] == generation:
+        return hit[1]
+    index = compile_index(sql.receiving(conn))
+    if generation is not None:
+        cache[_INDEX_KEY] = (generation, index)
+    return index
+
+
+@dataclass
+class Fanout:
+    """One post version's alerts and follow-ups still to queue, in subscriber_id order, from its
+    durable intent row `fanout_id` (None when it is done inside the capture transaction itself).
+
+    `targets` (None until planned) are (member, reason or None): matched subscribers and, for an edit
+    with changes, the ones already alerted (who may get a follow-up instead)."""
+    post: Post
+    detection: Detection
+    detection_id: int
+    version: int
+    changes: dict | None
+    now: datetime
+    fanout_id: int | None = None
+    done_through: int = 0  # subscribers up to this id were handled by an earlier run
+    targets: list[tuple[Member, str | None]] | None = None
+    position: int = 0  # targets[:position] are done and committed
+    alerts: int = 0
+    followups: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.targets is not None and self.position >= len(self.targets)
+
+
+def plan(conn: Any, index: SubscriberIndex, fo: Fanout) -> None:
+    """Who this post version concerns, as handlers.posts always queued it: matching subscribers, plus
+    for an edit with changes the receiving subscribers already alerted about it (their alert row
+    decides). Needs the post's earlier fan-outs finished (their alerts are what an edit follows up)."""
+    matched: list[tuple[Member, str | None]] = list(index.matching(fo.post, fo.detection))
+    if fo.changes is not None:
+        alerted = sql.alert_states(conn, fo.post.channel_id, fo.post.message_id)
+        seen = {m.subscriber_id for m, _ in matched}
+        extra = [(index.members[sid], None) for sid in alerted if sid in index.members and sid not in seen]
+        if extra:
+            matched = sorted(matched + extra, key=_by_subscriber)
+    fo.targets = [t for t in matched if t[0].subscriber_id > fo.done_through] if fo.done_through else matched
+
+
+def expand(conn: Any, fo: Fanout, limit: int | None) -> tuple[int, int, int]:
+    """Queue the next targets (at most `limit`; None: all, up to RANDOM_ID_ROOM) inside the caller's transaction.
+
+    Returns (new position, alerts added, follow-ups added); the caller applies them to `fo` once the
+    transaction committed, so a failed chunk is simply done again."""
+    assert fo.targets is not None, "plan() first"
+    post, now = fo.post, iso(fo.now)
+    cid, mid = post.channel_id, post.message_id
+    end = min(len(fo.targets), fo.position + min(limit or sql.RANDOM_ID_ROOM, sql.RANDOM_ID_ROOM))
+    chunk = fo.targets[fo.position:end]
+    if not chunk:
+        if fo.fanout_id is not None:
+            sql.fanout_progress(conn, fo.fanout_id, None)
+        return end, 0, 0
+    states = sql.alert_states(conn, cid, mid, chunk[0][0].subscriber_id, chunk[-1][0].subscriber_id)
+    key = f"alert:{cid}:{mid}"
+    plans: dict[tuple, tuple[str, str]] = {}
+    payloads: dict[str, str] = {}
+    rows: list[tuple] = []
+    followups = 0
+    base = sql.random_base()
+    for member, reason in chunk:
+        sid = member.subscriber_id
+        if sid in states:
+            if fo.changes is not None and states[sid] == "sent":
+                followups += _followup(conn, fo, member, now)
+            continue
+        if reason is None:
+            continue
+        f = member.filters
+        plan_key = (member.status, f.mode, f.digest_hour, f.timezone)
+        plan = plans.get(plan_key)
+        if plan is None:
+            status, due_at = plan_delivery(member.status, f, fo.detection, fo.now)
+            plan = plans[plan_key] = (status, iso(due_at) if due_at else now)
+        payload = payloads.get(reason)
+        if payload is None:
+            payload = payloads[reason] = json.dumps({"reason": reason, "version": fo.version})
+        rows.append((sid, member.destination, "alert", key, cid, mid, fo.detection_id, payload, base + len(rows) + 1,
+                     plan[0], plan[1], now))
+    alerts = sql.insert_outbox(conn, rows) if rows else 0
+    if fo.fanout_id is not None:
+        sql.fanout_progress(conn, fo.fanout_id, None if end == len(fo.targets) else fo.targets[end - 1][0].subscriber_id)
+    return end, alerts, followups
+
+
+def _followup(conn: Any, fo: Fanout, member: Member, now: str) -> int:
+    """An edit of a post this subscriber was alerted about: an 'edited' follow-up replacing any pending one."""
+    cid, mid = fo.post.channel_id, fo.post.message_id
+    merged = fo.changes
+    for old in sql.supersede_followups(conn, member.subscriber_id, cid, mid, now):
+        merged = merge_changes(json.loads(old).get("changes"), merged)
+    return sql.insert_outbox(conn, [(
+        member.subscriber_id, member.destination, "followup", f"edit:{cid}:{mid}:v{fo.version}", cid, mid,
+        fo.detection_id, json.dumps({"version": fo.version, "changes": merged}, ensure_ascii=False),
+        sql.random_base() + 1, "pending", now, now,
+    )])

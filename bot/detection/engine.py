@@ -171,6 +171,8 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, trig: Trigger,
             continue
         if any(context_span(u, norm, matches, m[0], m[1], m[2]) for u in block.unless):
             continue
+        if block.requires and not all(context_span(r, norm, matches, m[0], m[1], m[2]) for r in block.requires):
+            continue
         return Hit(trig, m[0], m[1], block.rule_id, span)
     return Hit(trig, m[0], m[1])
 

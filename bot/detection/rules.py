@@ -61,6 +61,7 @@ class Block:
     labels: frozenset[str]  # "*" = every label
     context: Context
     unless: tuple[Context, ...] = ()
+    requires: tuple[Context, ...] = ()  # the block applies only when all of these also hold
 
 
 @dataclass
@@ -322,7 +323,8 @@ def _compile(doc: dict, digest: str) -> RuleSet:
     for rule_id, r in doc["block"].items():
         where = f"block {rule_id}"
         unless = tuple(comp.context(c, where) for c in r.get("unless", []))
-        blocks.append(Block(rule_id, frozenset(r.get("labels", ["*"])), comp.context(r, where), unless))
+        requires = tuple(comp.context(c, where) for c in r.get("requires", []))
+        blocks.append(Block(rule_id, frozenset(r.get("labels", ["*"])), comp.context(r, where), unless, requires))
     folded_lex = {k: [_fold_entry(a) for e in v for a in e.split("|")] for k, v in lexicons.items()}
     rs = RuleSet(triggers, blocks, folded_lex, doc["country"], tuple(doc["builtin_labels"]), digest,
                  bool(doc.get("question_blocks", True)))
@@ -429,5 +431,5 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     rs.trigger_seqs = frozenset(sid for t in rs.triggers for p in t.patterns for sid in p)
     contexts = [c for t in rs.triggers for c in t.requires]
     for b in rs.blocks:
-        contexts += [b.context, *b.unless]
+        contexts += [b.context, *b.unless, *b.requires]
     rs.post_seqs = frozenset(sid for c in contexts if c.scope == "post" for p in c.patterns for sid in p)

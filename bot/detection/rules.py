@@ -352,6 +352,8 @@ def _country_lexicons(countries: dict) -> dict[str, list[str]]:
             out["geo_all"] += [e for alt in spec.get(key, []) for e in alt.split("|") if " " not in e.strip()]
         for alt in spec.get("demonyms", []):
             for e in alt.split("|"):
+                if " " in e.strip():
+                    continue  # "south african": the country extractor reads it from the table itself
                 out["demonym_all"].append(e)
                 if not home:
                     out["demonym_foreign"].append(e)

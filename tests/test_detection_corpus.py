@@ -34,9 +34,7 @@ SELF = [item for name in ("self_heldout", "self_blind2", "self_blind3", "self_bl
                      "self_blind19")
         for item in _load(f"{name}.jsonl")]
 # Judgement calls in my own labels that the rules deliberately do not chase.
-SELF_XFAIL: dict[str, str] = {
-    "blind15-0012": "'<Name> is free' with no pronoun or prisoner word: bare 'is free' is too loose a trigger",
-}
+SELF_XFAIL: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

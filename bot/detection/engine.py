@@ -123,6 +123,8 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
                 if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
                         and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
                     continue
+                if trig.needs_name and not _name_near(rs, norm, m[0], m[1]):
+                    continue
                 seen.add(m[:2])
                 hits.append(_check_blocks(rs, norm, index, trig, m, sents[sent].question))
                 if len(hits) >= MAX_HITS:

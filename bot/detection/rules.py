@@ -53,6 +53,7 @@ class Trigger:
     patterns: tuple[tuple[int, ...], ...]
     requires: tuple[Context, ...] = ()
     or_name: bool = False  # `requires` also holds when a personal name stands next to the match
+    needs_name: bool = False  # a personal name must stand next to the match (in addition to `requires`)
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,7 @@ def _compile(doc: dict, digest: str) -> RuleSet:
         requires = tuple(comp.context(c, where) for c in r.get("requires", []))
         triggers.append(Trigger(rule_id, str(r["label"]), float(r.get("weight", 0.8)),
                                 comp.patterns(list(r["patterns"]), where), requires,
-                                bool(r.get("requires_or_name", False))))
+                                bool(r.get("requires_or_name", False)), bool(r.get("requires_name", False))))
     for rule_id, r in doc["block"].items():
         where = f"block {rule_id}"
         unless = tuple(comp.context(c, where) for c in r.get("unless", []))

@@ -12,6 +12,8 @@ from bot.detection.normalize import Normalized
 # A sentence opening with a pronoun continues the person of the sentence before ("X дома! Он ...").
 _PRONOUNS = {"он", "она", "ен", "яна", "he", "she", "они", "яны", "they"}
 _AMONG = {"среди", "сярод", "among", "including", "это", "гета", "оба", "абодва", "both"}
+# "Their names:", "Вось іх імёны:" — a list of the freed people follows even when this sentence has no trigger.
+_NAMES_OF = {"имена", "имены", "имен", "фамилии", "прозвишчы", "names", "identities"}
 _AMONG_PAIRS = {("в", "их"), ("в", "том"), ("у", "тым"), ("у", "их"), ("in", "their"), ("their", "names"),
                 ("их", "имена"), ("их", "имёны")}
 
@@ -30,7 +32,12 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
     base = hit_sentences(norm, hits)
     out = set(base)
     sents, toks, text = norm.sentences, norm.tokens, norm.original
-    for s in base:
+    if base:
+        intros = [k for k in range(base[0], min(base[-1] + 3, len(sents))) if k not in out
+                  and any(toks[i].text in _NAMES_OF for i in range(sents[k].first, sents[k].last))]
+    else:
+        intros = []
+    for s in base + intros:
         sent = sents[s]
         if sent.last <= sent.first:
             continue

@@ -18,6 +18,21 @@ _AMONG_PAIRS = {("в", "их"), ("в", "том"), ("у", "тым"), ("у", "их
                 ("их", "имена"), ("их", "имёны")}
 
 
+# A sentence opening with a bare noun for the person continues the named person before it:
+# "Андрэй Шупень з Ліды — ужо дома. Палітвязень выйшаў на волю", "X is home. The political prisoner ...".
+_ANAPHOR_STEMS = ("политзаключ", "палитвяз", "палитзек", "политзек", "заключен", "осужден", "асуджан", "prisoner",
+                  "activist", "journalist", "blogger", "активист", "актывист", "журналист", "блогер", "анархист")
+_DETERMINERS = {"the", "этот", "эта", "гэты", "гэтая", "наш", "наша", "our", "political", "former"}
+
+
+def _anaphor(norm: Normalized, first: int, last: int) -> bool:
+    toks = norm.tokens
+    k = first
+    while k < min(first + 2, last - 1) and toks[k].text in _DETERMINERS:
+        k += 1
+    return toks[k].text.startswith(_ANAPHOR_STEMS)
+
+
 class _HitLike(Protocol):
     first: int
 
@@ -41,7 +56,7 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
         sent = sents[s]
         if sent.last <= sent.first:
             continue
-        if s > 0 and toks[sent.first].text in _PRONOUNS:
+        if s > 0 and (toks[sent.first].text in _PRONOUNS or _anaphor(norm, sent.first, sent.last)):
             out.add(s - 1)
         if sent.question and s + 1 < len(sents):
             out.add(s + 1)  # "Сколько человек помиловали? Семерых." — the answer follows

@@ -242,9 +242,9 @@ def _surname_adj(word: str) -> bool:
 
 def _list_detail(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int) -> bool:
     """A one-word run after a comma on a bullet line that opens with a name: a town or a detail."""
-    if b - a != 1 or rs.in_lexicon("first_name", words[a]):
-        return False
     toks, text = norm.tokens, norm.original
+    if b - a != 1 or a == 0 or "," not in text[toks[a - 1].end:toks[a].start] or rs.in_lexicon("first_name", words[a]):
+        return False
     line_start = text.rfind("\n", 0, toks[a].start) + 1
     before = text[line_start:toks[a].start]
     if "," not in before:

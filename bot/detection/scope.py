@@ -25,6 +25,15 @@ _ANAPHOR_STEMS = ("политзаключ", "палитвяз", "палитзе�
 _DETERMINERS = {"the", "этот", "эта", "гэты", "гэтая", "наш", "наша", "our", "political", "former"}
 
 
+def _names_intro(norm: Normalized, k: int) -> bool:
+    """"Their names:" — a sentence ending in a colon that announces names."""
+    sent, toks = norm.sentences[k], norm.tokens
+    if sent.last <= sent.first:
+        return False
+    end = toks[sent.last - 1].end
+    return ":" in norm.original[end:end + 4] and any(toks[i].text in _NAMES_OF for i in range(sent.first, sent.last))
+
+
 def _anaphor(norm: Normalized, first: int, last: int) -> bool:
     toks = norm.tokens
     k = first
@@ -47,11 +56,8 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
     base = hit_sentences(norm, hits)
     out = set(base)
     sents, toks, text = norm.sentences, norm.tokens, norm.original
-    if base:
-        intros = [k for k in range(base[0], min(base[-1] + 3, len(sents))) if k not in out
-                  and any(toks[i].text in _NAMES_OF for i in range(sents[k].first, sents[k].last))]
-    else:
-        intros = []
+    intros = [k for k in range(base[0], min(base[-1] + 3, len(sents))) if k not in out and _names_intro(norm, k)] \
+        if base and ":" in text else []
     for s in base + intros:
         sent = sents[s]
         if sent.last <= sent.first:

@@ -133,7 +133,7 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
         sent = norm.sentences[s]
         last_end = -10
         for a, b in _runs(norm, sent.first, sent.last):
-            if _list_detail(rs, norm, words, a, b):
+            if b - a == 1 and _list_detail(rs, norm, words, a, b):
                 continue  # "▪️ Ганна Раманчук, Баранавічы": the town after the name in a list line
             coordinated = a == last_end + 1 and words[last_end] in ("и", "and") or \
                 (a == last_end and "," in norm.original[toks[a - 1].end:toks[a].start])

@@ -56,8 +56,9 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
     base = hit_sentences(norm, hits)
     out = set(base)
     sents, toks, text = norm.sentences, norm.tokens, norm.original
-    intros = [k for k in range(base[0], min(base[-1] + 3, len(sents))) if k not in out and _names_intro(norm, k)] \
-        if base and ":" in text else []
+    # Only the sentence right after an event sentence can announce its names ("... freed. Their names:").
+    intros = [k for k in {s + 1 for s in base} if k < len(sents) and k not in out and _names_intro(norm, k)] \
+        if ":" in text else []
     for s in base + intros:
         sent = sents[s]
         if sent.last <= sent.first:

@@ -2,9 +2,12 @@
 
 tests/data/corpus_dev.jsonl is a verbatim copy of /work/shared/corpus/dev.jsonl (161 posts, see
 shared/corpus/README.md for the schema and label policy), copied so the tests are self-contained.
-tests/data/self_heldout.jsonl and self_blind2..18.jsonl hold posts written and labelled by the detector's
+tests/data/self_heldout.jsonl and self_blind2..20.jsonl hold posts written and labelled by the detector's
 author with new wording, new invented people and new distractors, to guard against fitting dev.jsonl.
 Each was scored blind (before any rule was changed for it); the first-pass scores are in the commit log.
+self_blind19 covers the error categories of blind set 5 (categories only, sentences never seen),
+written anew in ru/be/en with near-miss negatives; it grows with each fix. self_blind20 goes beyond
+those categories: name shapes (initials, inflection, Łacinka, lists, 'including') and other look-alikes.
 """
 
 from __future__ import annotations
@@ -28,12 +31,11 @@ def _load(name: str) -> list[dict]:
 DEV = _load("corpus_dev.jsonl")
 SELF = [item for name in ("self_heldout", "self_blind2", "self_blind3", "self_blind4", "self_blind5", "self_blind6",
                      "self_blind7", "self_blind8", "self_blind9",
-                     "self_blind10", "self_blind11", "self_blind12", "self_blind13", "self_blind14", "self_blind15", "self_blind16", "self_blind17", "self_blind18")
+                     "self_blind10", "self_blind11", "self_blind12", "self_blind13", "self_blind14", "self_blind15", "self_blind16", "self_blind17", "self_blind18",
+                     "self_blind19", "self_blind20")
         for item in _load(f"{name}.jsonl")]
 # Judgement calls in my own labels that the rules deliberately do not chase.
-SELF_XFAIL: dict[str, str] = {
-    "blind15-0012": "'<Name> is free' with no pronoun or prisoner word: bare 'is free' is too loose a trigger",
-}
+SELF_XFAIL: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -36,3 +36,11 @@ def test_vague_quantities_have_no_value():
 def test_separate_numbers_stay_separate():
     assert values("16 мужчин и 14 женщин") == [16, 14]
     assert values("Three women and twenty men") == [3, 20]
+
+
+def test_a_dozen_is_twelve_but_dozens_stay_vague():
+    assert values("a dozen inmates") == [12]
+    assert values("half a dozen prisoners") == [6]
+    assert values("дюжина осуждённых") == [12]
+    assert values("dozens of inmates") == [None]
+    assert values("the dozen") == [None]  # no article: not a stated count

@@ -89,6 +89,18 @@ def test_operator_file_can_disable_and_extend(tmp_path):
     assert load_detector(rules).detect("Трамп помиловал 10 человек.").label == "pardon"
 
 
+def test_block_requires_limits_where_a_block_applies(tmp_path):
+    rules = tmp_path / "ops.toml"
+    rules.write_text(
+        '[[trigger]]\nid = "arrest.ru"\nlabel = "arrest"\npatterns = ["задержан*"]\n'
+        '[[block]]\nid = "arrest.rumour"\nlabels = ["arrest"]\nscope = "post"\npatterns = ["неправда"]\n'
+        'requires = [{patterns = ["пишут"], scope = "sentence"}]\n', encoding="utf-8")
+    det = load_detector(rules)
+    assert det.detect("Каналы пишут, что задержан блогер. Это неправда.").label == "none"
+    # the same denial elsewhere in the post does not veto a plainly reported event
+    assert det.detect("Задержан блогер. Слова чиновника — неправда.").label == "arrest"
+
+
 @pytest.mark.parametrize("body", [
     "[[trigger]\n",  # TOML syntax
     '[[trigger]]\nid = "x"\nlabel = "y"\npatterns = ["@nolex"]\n',  # unknown lexicon

@@ -96,6 +96,8 @@ def _find_hits_reference(norm, matches) -> list[Hit]:
                 if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
                         and not (trig.or_name and _name_near_ref(norm, m)):
                     continue
+                if trig.needs_name and not _name_near_ref(norm, m):
+                    continue
                 seen.add(m[:2])
                 hits.append(_check_blocks_reference(norm, index, trig, m, sents[sent].question))
                 if len(hits) >= 120:
@@ -114,6 +116,8 @@ def _check_blocks_reference(norm, index, trig, m, question) -> Hit:
     for block in RULES.blocks_for(trig):
         span = context_span(block.context, norm, index, m[0], m[1], m[2])
         if span is None or any(context_span(u, norm, index, m[0], m[1], m[2]) for u in block.unless):
+            continue
+        if block.requires and not all(context_span(r, norm, index, m[0], m[1], m[2]) for r in block.requires):
             continue
         return Hit(trig, m[0], m[1], block.rule_id, span)
     return Hit(trig, m[0], m[1])

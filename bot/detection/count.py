@@ -7,7 +7,7 @@ Pure functions over normalize.Normalized and numbers.Number.
 from __future__ import annotations
 
 from bot.detection.normalize import Normalized
-from bot.detection.numbers import Number
+from bot.detection.numbers import Number, word_value
 from bot.detection.rules import RuleSet
 from bot.detection.scope import event_sentences, hit_sentences
 
@@ -33,6 +33,7 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
     first_hit_sent = min(hit_sents)
     best: tuple[float, Number, bool] | None = None
     memo: dict = {}
+    groups = {toks[n.first].sent: n.first for n in reversed(numbers) if _whole_group(rs, words, n)}
     for num in numbers:
         sent = toks[num.first].sent
         if sent not in scope:
@@ -41,6 +42,8 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         if scored is None:
             continue
         score, approx = scored
+        if groups.get(sent, num.first) < num.first:
+            score -= 4.0  # "Из 30 помилованных 12 — женщины": parts of the group named first
         score -= 0.3 * max(0, sent - first_hit_sent)  # the lead states the main event
         if _more_after_names(rs, norm, words, num, name_starts):
             score += 2.0  # "помиловал Игоря Ильяша и ещё троих"
@@ -74,6 +77,17 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
     return None, None
 
 
+def _whole_group(rs: RuleSet, words: list[str], num: Number) -> bool:
+    """"Из 30 помилованных", "З 25 памілаваных", "Of the 18 people pardoned": the whole group."""
+    i, j = num.first, num.last
+    prev = words[i - 1] if i > 0 else ""
+    if prev == "the" and i > 1 and words[i - 2] == "of":
+        prev = "of"
+    if prev not in ("из", "з", "са", "of") or j >= len(words):
+        return False
+    return rs.in_lexicon("freed_ctx", words[j]) or _people_noun(rs, words[j])
+
+
 def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: list,
            hit_sents: set[int], label: str, memo: dict) -> tuple[float, bool] | None:
     toks = norm.tokens
@@ -101,6 +115,9 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         return None  # "two and a half years", "два с половиной года"
     if prev in ("№", "no", "номер", "статья", "article", "ст", "part", "ч"):
         return None
+    if i > 0 and toks[i - 1].cap and text[toks[i - 1].end:start].strip() in (",", "(") \
+            and text[toks[j - 1].end:toks[j - 1].end + 2].strip(" \u00a0")[:1] in ("", "\n", ")", ";"):
+        return None  # "• Aliaksandr Kavalchuk, 58": an age after a name in a list line
     score = 0.0
     if any(toks[h.first].clause == toks[i].clause for h in hits):
         score += 1.0
@@ -146,17 +163,35 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
     return score, approx
 
 
+def _people_noun(rs: RuleSet, word: str) -> bool:
+    return rs.in_lexicon("person", word) or rs.in_lexicon("prisoner", word) or rs.in_lexicon("demonym_all", word)
+
+
+def _skip_geo(rs: RuleSet, words: list[str], k: int) -> int:
+    while k < len(words) and rs.in_lexicon("geo_all", words[k]):
+        k += 1  # "граждан Беларуси"
+    return k
+
+
 def _coordinated_people(rs: RuleSet, words: list[str], num: Number) -> int:
-    """People added after the counted group: "двое литовцев и эстонец", "two Latvians and a Pole"."""
-    k = num.last + 1  # skip the counted noun
+    """People added to the counted group by "и/and": "двое литовцев и эстонец", "трое мужчин и две
+    женщины", "трох беларусаў і грамадзяніна Францыі", "four men and three women"."""
+    k = _skip_geo(rs, words, num.last + 1)  # skip the counted noun (and its country)
     extra = 0
     while k + 1 < len(words) and words[k] in ("и", "and", "а", "также", "таксама"):
         k += 1
+        value = int(words[k]) if words[k].isascii() and words[k].isdigit() and len(words[k]) < 6 \
+            else word_value(words[k])
+        if value and k + 1 < len(words) and _people_noun(rs, words[k + 1]):
+            extra += value  # "и две женщины", "and three Latvians"
+            k = _skip_geo(rs, words, k + 2)
+            continue
         if words[k] in ("a", "an", "one", "один", "одна", "адзин", "адна"):
             k += 1
-        if k < len(words) and rs.in_lexicon("demonym_all", words[k]):
+        if k < len(words) and (rs.in_lexicon("demonym_all", words[k]) or words[k] in _CITIZEN_ONE
+                               or words[k] in ("иностранец", "иностранка", "замежник", "foreigner")):
             extra += 1
-            k += 1
+            k = _skip_geo(rs, words, k + 1)
         else:
             break
     k = num.first - 1  # "латвийку и двух литовцев", "a Japanese national and two Lithuanians"
@@ -164,6 +199,10 @@ def _coordinated_people(rs: RuleSet, words: list[str], num: Number) -> int:
             (rs.in_lexicon("demonym_all", words[m]) or words[m] in _CITIZEN_ONE) and not words[m].endswith(_PLURAL_ENDS)
             for m in range(max(0, k - 2), k)):
         extra += 1
+    elif k >= 2 and words[k] in ("и", "and") and _people_noun(rs, words[k - 1]):
+        before = word_value(words[k - 2]) or (int(words[k - 2]) if words[k - 2].isascii() and words[k - 2].isdigit()
+                                             and len(words[k - 2]) < 6 else None)
+        extra += before or 0  # "двое мужчин и три женщины" read from the second group
     return extra
 
 
@@ -243,6 +282,8 @@ def _described_pair(rs: RuleSet, norm: Normalized, words: list[str], hits: list)
                     k += 1  # "гражданина Киргизии"
             elif w in ("и", "and"):
                 joined = True
+            elif w in ("a", "an", "one"):
+                pass  # "a Nigerian national and a Brazilian citizen"
             elif not rs.in_lexicon("geo_all", w):
                 break
             k += 1
@@ -255,6 +296,8 @@ def _singular(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> bo
     """A trigger in a singular form or about one described person ("Помилован гражданин Эстонии")."""
     toks = norm.tokens
     for h in hits:
+        if _plural_people_after(rs, norm, words, h):
+            continue  # "Памілаваны грамадзяне Швецыі": the be participle form is not singular here
         k = h.last + 1 if h.last < len(words) and words[h.last] == "to" else h.last
         if k < len(words) and words[k] in ("a", "an") and toks[k].sent == toks[h.first].sent:
             return True  # "pardoned a 72-year-old Polish priest", "granted clemency to a Latvian citizen"
@@ -263,3 +306,16 @@ def _singular(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> bo
             if toks[k].sent == toks[h.first].sent and rs.in_lexicon("singular", words[k]):
                 return True
     return False
+
+
+_PLURAL_PEOPLE_ENDS = ("ане", "яне", "ы", "и", "ия", "ыя", "s")
+
+
+def _plural_people_after(rs: RuleSet, norm: Normalized, words: list[str], h) -> bool:
+    """The trigger is followed by a plural noun for people ("памілаваны грамадзяне", "вызвалены палітвязні")."""
+    k = h.last
+    if k >= len(words) or norm.tokens[k].sent != norm.tokens[h.first].sent:
+        return False
+    w = words[k]
+    return w.endswith(_PLURAL_PEOPLE_ENDS) and (rs.in_lexicon("person", w) or rs.in_lexicon("prisoner", w)) \
+        and not rs.in_lexicon("singular", w)

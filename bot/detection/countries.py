@@ -141,7 +141,9 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
                 # Belarus only when stated as citizenship: "Belarusian citizen", not "Belarusian activist".
                 _add(out, country, (i, i + n))
             elif kind == "names" and cue_at is not None and cue_at < i and i - chain_end <= 3 \
-                    and not _dest_before(words, i, sent.first):
+                    and not _dest_before(words, i, sent.first) \
+                    and not (i > sent.first and rs.in_lexicon("move_verb", words[i - 1])):
+                # ("... граждан Армении покинули Беларусь": the country after a verb of moving is a destination)
                 # Country names continue a citizenship phrase only while they follow each other
                 # closely: "граждан Польши, двое — Японии ... Эстонии и Швеции".
                 _add(out, country, (i, i + n))

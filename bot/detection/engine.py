@@ -141,6 +141,8 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
             if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
                     and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
                 continue
+            if trig.needs_name and not _name_near(rs, norm, m[0], m[1]):
+                continue
             seen.add(m[:2])
             hits.append(_check_blocks(rs, norm, index, t_idx, trig, m, sents[sent].question))
             if len(hits) >= MAX_HITS:
@@ -188,6 +190,8 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, t_idx: int, tr
         if span is None:
             continue
         if any(context_span(u, norm, matches, m[0], m[1], m[2]) for u in block.unless):
+            continue
+        if block.requires and not all(context_span(r, norm, matches, m[0], m[1], m[2]) for r in block.requires):
             continue
         return Hit(trig, m[0], m[1], block.rule_id, span)
     return Hit(trig, m[0], m[1])

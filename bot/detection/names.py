@@ -139,6 +139,8 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
         sent = norm.sentences[s]
         last_end = -10
         for a, b in _runs(norm, sent.first, sent.last):
+            if b - a == 1 and _list_detail(rs, norm, words, a, b):
+                continue  # "▪️ Ганна Раманчук, Баранавічы": the town after the name in a list line
             coordinated = a == last_end + 1 and words[last_end] in ("и", "and") or \
                 (a == last_end and "," in norm.original[toks[a - 1].end:toks[a].start])
             name = _validate(rs, norm, words, a, b, sent.first, coordinated)
@@ -208,8 +210,10 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     end = min(b, start + 3)
     span = range(start, end)
     if any(lex("name_official", words[k]) or _is_geo(rs, words[k]) and not (lookalike and k == a)
-           or lex("month", words[k]) for k in span):
+           or lex("month", words[k]) or lex("name_org", words[k]) for k in span):
         return None
+    if not lex("first_name", words[start]) and _ADJ_GEN.search(words[start]) and not _surname_adj(words[start]):
+        return None  # "Каардынацыйнага штаба", "Народного Антикризисного": an organisation's adjective
     if start == b - 1 and not lex("first_name", words[start]):
         # A lone surname: not after a place preposition, not sentence-initial unless coordinated.
         if start > 0 and toks[start - 1].sent == toks[start].sent and lex("name_place_prep", words[start - 1]):
@@ -233,6 +237,28 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
 
 
 _DESCRIPTORS = ("person", "prisoner", "demonym_all", "name_descriptor")
+# Relational adjectives in an oblique case (-ного, -нага, -ной, -ных, -ального...): organisation names.
+# A vowel before the н is a possessive surname (Бабарикиной, Пушкиным), not an adjective.
+_ADJ_GEN = re.compile(r"[^аеёиоуыэюяіўa-z]н(ого|ага|ому|аму|ой|ай|ых|ым|ыми|ая|ую|ое|ае|ые|ыя)$")
+
+
+def _surname_adj(word: str) -> bool:
+    """-ский/-цкий/-ной surnames keep their adjective endings: "Гурского", "Лапицкая"."""
+    return bool(re.search(r"(ск|цк|зк)(ого|ага|ому|аму|ой|ай|ая|ую|и|ий|ы|ый)$", word))
+
+
+def _list_detail(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int) -> bool:
+    """A one-word run after a comma on a bullet line that opens with a name: a town or a detail."""
+    toks, text = norm.tokens, norm.original
+    if b - a != 1 or a == 0 or "," not in text[toks[a - 1].end:toks[a].start] or rs.in_lexicon("first_name", words[a]):
+        return False
+    line_start = text.rfind("\n", 0, toks[a].start) + 1
+    before = text[line_start:toks[a].start]
+    if "," not in before:
+        return False
+    lead = before[:len(before) - len(before.lstrip(" \u00a0•▪️-—–*·●◦▫️🔹🔸"))] if before else ""
+    body = before[len(lead):]
+    return bool(lead.strip()) and body[:1].isupper()
 
 
 def _described(rs: RuleSet, norm: Normalized, words: list[str], a: int) -> bool:

@@ -114,6 +114,9 @@ _VAGUE = {fold_term(w) for w in (
     "шматлікія").split()}
 
 
+_DOZEN = {fold_term(w) for w in "dozen дюжина дюжину дюжины дюжиной тузин тузін".split()}
+
+
 @dataclass(frozen=True, slots=True)
 class Number:
     value: int | None  # None for vague quantities ("several", "dozens")
@@ -160,6 +163,11 @@ def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
                 j += 1
             out.append(Number(value, i, j, False))
             i = j
+        elif t in _DOZEN and (t != "dozen" or i > first and toks[i - 1].text in ("a", "one")):
+            # "a dozen inmates", "дюжина осуждённых" = 12; "half a dozen" = 6; "dozens" stays vague
+            half = t == "dozen" and i - 1 > first and toks[i - 2].text == "half"
+            out.append(Number(6 if half else 12, i, i + 1, True))
+            i += 1
         elif t in _WORDS or t in _VAGUE:
             j, total, current = i, 0, 0
             while j < n and toks[j].sent == toks[i].sent:

@@ -53,6 +53,7 @@ class Trigger:
     patterns: tuple[tuple[int, ...], ...]
     requires: tuple[Context, ...] = ()
     or_name: bool = False  # `requires` also holds when a personal name stands next to the match
+    needs_name: bool = False  # a personal name must stand next to the match (in addition to `requires`)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Block:
     labels: frozenset[str]  # "*" = every label
     context: Context
     unless: tuple[Context, ...] = ()
+    requires: tuple[Context, ...] = ()  # the block applies only when all of these also hold
 
 
 @dataclass
@@ -349,11 +351,12 @@ def _compile(doc: dict, digest: str) -> RuleSet:
         requires = tuple(comp.context(c, where) for c in r.get("requires", []))
         triggers.append(Trigger(rule_id, str(r["label"]), float(r.get("weight", 0.8)),
                                 comp.patterns(list(r["patterns"]), where), requires,
-                                bool(r.get("requires_or_name", False))))
+                                bool(r.get("requires_or_name", False)), bool(r.get("requires_name", False))))
     for rule_id, r in doc["block"].items():
         where = f"block {rule_id}"
         unless = tuple(comp.context(c, where) for c in r.get("unless", []))
-        blocks.append(Block(rule_id, frozenset(r.get("labels", ["*"])), comp.context(r, where), unless))
+        requires = tuple(comp.context(c, where) for c in r.get("requires", []))
+        blocks.append(Block(rule_id, frozenset(r.get("labels", ["*"])), comp.context(r, where), unless, requires))
     folded_lex = {k: [_fold_entry(a) for e in v for a in e.split("|")] for k, v in lexicons.items()}
     rs = RuleSet(triggers, blocks, folded_lex, doc["country"], tuple(doc["builtin_labels"]), digest,
                  bool(doc.get("question_blocks", True)))
@@ -381,6 +384,8 @@ def _country_lexicons(countries: dict) -> dict[str, list[str]]:
             out["geo_all"] += [e for alt in spec.get(key, []) for e in alt.split("|") if " " not in e.strip()]
         for alt in spec.get("demonyms", []):
             for e in alt.split("|"):
+                if " " in e.strip():
+                    continue  # "south african": the country extractor reads it from the table itself
                 out["demonym_all"].append(e)
                 if not home:
                     out["demonym_foreign"].append(e)
@@ -461,7 +466,7 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
     rs.trigger_seqs = frozenset(sid for t in rs.triggers for p in t.patterns for sid in p)
     contexts = [c for t in rs.triggers for c in t.requires]
     for b in rs.blocks:
-        contexts += [b.context, *b.unless]
+        contexts += [b.context, *b.unless, *b.requires]
     rs.post_seqs = frozenset(sid for c in contexts if c.scope == "post" for p in c.patterns for sid in p)
     pattern_starts: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for t_idx, trig in enumerate(rs.triggers):

@@ -12,8 +12,34 @@ from bot.detection.normalize import Normalized
 # A sentence opening with a pronoun continues the person of the sentence before ("X дома! Он ...").
 _PRONOUNS = {"он", "она", "ен", "яна", "he", "she", "они", "яны", "they"}
 _AMONG = {"среди", "сярод", "among", "including", "это", "гета", "оба", "абодва", "both"}
+# "Their names:", "Вось іх імёны:" — a list of the freed people follows even when this sentence has no trigger.
+_NAMES_OF = {"имена", "имены", "имен", "фамилии", "прозвишчы", "names", "identities"}
 _AMONG_PAIRS = {("в", "их"), ("в", "том"), ("у", "тым"), ("у", "их"), ("in", "their"), ("their", "names"),
                 ("их", "имена"), ("их", "имёны")}
+
+
+# A sentence opening with a bare noun for the person continues the named person before it:
+# "Андрэй Шупень з Ліды — ужо дома. Палітвязень выйшаў на волю", "X is home. The political prisoner ...".
+_ANAPHOR_STEMS = ("политзаключ", "палитвяз", "палитзек", "политзек", "заключен", "осужден", "асуджан", "prisoner",
+                  "activist", "journalist", "blogger", "активист", "актывист", "журналист", "блогер", "анархист")
+_DETERMINERS = {"the", "этот", "эта", "гэты", "гэтая", "наш", "наша", "our", "political", "former"}
+
+
+def _names_intro(norm: Normalized, k: int) -> bool:
+    """"Their names:" — a sentence ending in a colon that announces names."""
+    sent, toks = norm.sentences[k], norm.tokens
+    if sent.last <= sent.first:
+        return False
+    end = toks[sent.last - 1].end
+    return ":" in norm.original[end:end + 4] and any(toks[i].text in _NAMES_OF for i in range(sent.first, sent.last))
+
+
+def _anaphor(norm: Normalized, first: int, last: int) -> bool:
+    toks = norm.tokens
+    k = first
+    while k < min(first + 2, last - 1) and toks[k].text in _DETERMINERS:
+        k += 1
+    return toks[k].text.startswith(_ANAPHOR_STEMS)
 
 
 class _HitLike(Protocol):
@@ -30,11 +56,14 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
     base = hit_sentences(norm, hits)
     out = set(base)
     sents, toks, text = norm.sentences, norm.tokens, norm.original
-    for s in base:
+    # Only the sentence right after an event sentence can announce its names ("... freed. Their names:").
+    intros = [k for k in {s + 1 for s in base} if k < len(sents) and k not in out and _names_intro(norm, k)] \
+        if ":" in text else []
+    for s in base + intros:
         sent = sents[s]
         if sent.last <= sent.first:
             continue
-        if s > 0 and toks[sent.first].text in _PRONOUNS:
+        if s > 0 and (toks[sent.first].text in _PRONOUNS or _anaphor(norm, sent.first, sent.last)):
             out.add(s - 1)
         if sent.question and s + 1 < len(sents):
             out.add(s + 1)  # "Сколько человек помиловали? Семерых." — the answer follows

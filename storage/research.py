@@ -173,8 +173,7 @@ FROM posts_fts f
 JOIN post_search s ON s.search_id = f.rowid
 JOIN posts p ON p.channel_id = s.channel_id AND p.message_id = s.message_id
 LEFT JOIN channels c ON c.channel_id = p.channel_id
-LEFT JOIN detections d ON d.detection_id = (SELECT max(x.detection_id) FROM detections x
-                                            WHERE x.channel_id = p.channel_id AND x.message_id = p.message_id)
+LEFT JOIN detections d ON d.detection_id = p.latest_detection_id
 WHERE posts_fts MATCH ? AND {cond}
 ORDER BY f.rowid DESC
 """

@@ -20,7 +20,6 @@ from typing import Any, BinaryIO, Callable, Protocol, TextIO
 from bot.detection.terms import text_matches_term
 from bot.errors import UserError
 from storage.db import Database
-from handlers.export_format import _csv_cell  # noqa: F401 - the cell-by-cell reference the tests use
 from handlers.export_parallel import export_windows
 from storage.export_chunks import count_sql
 from storage.export_read import export_batches

@@ -8,7 +8,9 @@ Prints, with a same-run baseline ratio for each:
   and 100% of the rows (RSS must not grow with rows); baseline = raw sqlite3 read of the rows;
 - FTS search over N posts: p50/p99 of search_posts() latency; baseline = the bare FTS5 query;
 - import of a generated Telegram Desktop export: messages/s including both parse passes,
-  detection and storage; baseline = parsing alone.
+  detection and storage; full-text indexing is deferred by the import, so the time the search
+  index then takes to catch up (what `tgwatch import` runs right after) is printed too;
+  baseline = parsing alone.
 """
 
 from __future__ import annotations
@@ -93,7 +95,10 @@ def generate_archive(path: Path, n: int, seed: int = 7) -> float:
                 names = json.dumps(["Иванов И.И."] if label != "none" else [], ensure_ascii=False)
                 detections.append((cid, mid, v, label, 0.9, 3 if label != "none" else None, names, "[]", "[]",
                                    "[]", "[]", "bench-1", iso(at)))
-        conn.executemany("INSERT INTO posts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", posts)
+        conn.executemany(
+            "INSERT INTO posts(channel_id, message_id, text, posted_at, edited_at, grouped_id, album_message_ids, media, "
+            "views, forwards, forwarded_from, permalink, captured_at, updated_at, deleted_at, version, source) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", posts)
         conn.executemany("INSERT INTO post_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", versions)
         conn.executemany(
             "INSERT INTO detections(channel_id, message_id, version, label, confidence, count, names, "
@@ -135,7 +140,16 @@ def _child_export(db: str, fmt: str, out: str, fraction: float) -> None:
             await database.close()
 
     rows, secs = asyncio.run(go())
-    print(json.dumps({"rows": rows, "s": secs, "rss_mb": _peak_rss_mb()}))
+    workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker's peak
+    print(json.dumps({"rows": rows, "s": secs, "rss_mb": _peak_rss_mb(), "workers_rss_mb": workers_mb,
+                      "cpu_s": _cpu_s()}))
+
+
+def _cpu_s() -> float:
+    """CPU seconds of this process and its finished children (worker processes): unlike wall time,
+    hardly moved by other programs competing for the cores."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _peak_rss_mb() -> float:
@@ -160,12 +174,17 @@ def bench_export(db: Path, tmp: Path) -> None:
             results[(fmt, fraction)] = r
             size = f"{out.stat().st_size / 1e6:7.0f} MB" if out.exists() else "        -"
             ratio = r["rows"] / r["s"] / (results[("baseline", fraction)]["rows"] / results[("baseline", fraction)]["s"])
+            workers = f"  worker peak RSS {r['workers_rss_mb']:6.1f} MB" if r.get("workers_rss_mb") else ""
             print(f"{fmt:<9} {int(fraction * 100):>3}% rows={r['rows']:>8}  {r['rows'] / r['s']:>9,.0f} rows/s  "
-                  f"peak RSS {r['rss_mb']:6.1f} MB  {size}  (x{ratio:.2f} of raw read)")
+                  f"cpu {r['cpu_s'] / r['rows'] * 1e6:5.1f} us/row  peak RSS {r['rss_mb']:6.1f} MB{workers}  {size}  "
+                  f"(x{ratio:.2f} of raw read)")
             out.unlink(missing_ok=True)
     for fmt in ("csv", "jsonl", "parquet"):
-        small, big = results[(fmt, 0.25)]["rss_mb"], results[(fmt, 1.0)]["rss_mb"]
-        print(f"{fmt:<9} RSS at 100% / RSS at 25% = {big / small:.2f} (rows x4)")
+        small, big = results[(fmt, 0.25)], results[(fmt, 1.0)]
+        line = f"{fmt:<9} RSS at 100% / RSS at 25% = {big['rss_mb'] / small['rss_mb']:.2f} (rows x4)"
+        if small.get("workers_rss_mb"):
+            line += f", workers {big['workers_rss_mb'] / small['workers_rss_mb']:.2f}"
+        print(line)
 
 
 def bench_search(db: Path, queries: int, seed: int = 11) -> None:
@@ -213,71 +232,6 @@ def bench_search(db: Path, queries: int, seed: int = 11) -> None:
     print(f"bare FTS5     p50 {p(base, 50):6.2f} ms  p99 {p(base, 99):6.2f} ms  (search_posts p99 = x{p(lat, 99) / p(base, 99):.2f})")
 
 
-def write_export(path: Path, n: int, seed: int = 5) -> None:
-    """A Telegram Desktop result.json: rich-text arrays, albums, service messages, polls, edits."""
-    rng = random.Random(seed)
-    vocab = vocabulary(rng)
-    base = int(T0.timestamp())
-    msgs, i = [], 0
-    while len(msgs) < n:
-        i += 1
-        t = base + i * 300
-        common = {"id": len(msgs) + 1, "date": datetime.fromtimestamp(t).strftime("%Y-%m-%dT%H:%M:%S"),
-                  "date_unixtime": str(t)}
-        r = rng.random()
-        if r < 0.02:
-            msgs.append({**common, "type": "service", "actor": "X", "action": "pin_message", "text": ""})
-            continue
-        text = make_text(rng, vocab)
-        m = {**common, "type": "message", "from": "Канал", "from_id": "channel777"}
-        if r < 0.12:
-            m["text"] = [text[:30], {"type": "bold", "text": "помиловал"}, text[30:],
-                         {"type": "text_link", "text": "указ", "href": "https://example.org/"}]
-        else:
-            m["text"] = text
-        if r > 0.95:
-            m["edited"], m["edited_unixtime"] = common["date"], str(t + 60)
-        if 0.5 < r < 0.53 and len(msgs) + 3 <= n:  # an album of three photos
-            for k in range(3):
-                msgs.append({**m, "id": len(msgs) + 1, "photo": "(File not included. Change data exporting "
-                             "settings to download.)", "text": m["text"] if k == 0 else ""})
-            continue
-        msgs.append(m)
-    path.write_text(json.dumps({"name": "Канал", "type": "public_channel", "id": 777, "messages": msgs},
-                               ensure_ascii=False, indent=1), encoding="utf-8")
-
-
-def bench_import(tmp: Path, n: int) -> None:
-    import ijson
-
-    from bot.detection import load_detector
-    from handlers.deps import Deps
-    from handlers.import_tdesktop import import_tdesktop
-    from storage.direct import open_direct_database
-
-    path = tmp / "result.json"
-    write_export(path, n)
-    t = time.perf_counter()
-    with open(path, "rb") as f:
-        parsed = sum(1 for _ in ijson.items(f, "messages.item"))
-    parse_s = time.perf_counter() - t
-
-    async def go():
-        database = await open_direct_database(tmp / "import.db")
-        try:
-            t = time.perf_counter()
-            r = await import_tdesktop(path, Deps(db=database, detector=load_detector()))
-            return r, time.perf_counter() - t
-        finally:
-            await database.close()
-
-    r, secs = asyncio.run(go())
-    print(f"\n== import of a generated Telegram Desktop export ({path.stat().st_size / 1e6:.0f} MB, {n} messages)")
-    print(f"import        {r.messages / secs:9,.0f} messages/s  ({r.posts} posts, {secs:.1f} s, both passes, "
-          f"detection and storage)")
-    print(f"parse only    {parsed / parse_s:9,.0f} messages/s  (import = x{(r.messages / secs) / (parsed / parse_s):.2f})")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=200_000, help="posts in the generated archive (issue: 1,000,000)")
@@ -307,6 +261,8 @@ def main() -> None:
                   f"{db.stat().st_size / 1e6:.0f} MB")
         bench_export(db, tmp)
         bench_search(db, args.queries)
+        from benchmarks.research_import import bench_import
+
         bench_import(tmp, args.import_n)
 
 

@@ -84,7 +84,8 @@ def metadata() -> dict[str, Any]:
                         "sort_desc": "posted_at",
                     },
                     "posts": {"description": "Captured posts (current text); see posts_latest for a friendlier view.",
-                              "columns": cols(view_cols)},
+                              "columns": {**cols(view_cols), "latest_detection_id": "detection_id of the post's "
+                                          "latest verdict (kept up to date by triggers)."}},
                     "post_versions": {"description": "Every captured version of every post.", "columns": cols(view_cols)},
                     "detections": {"description": "Every detector verdict, per post version and detector version.",
                                    "columns": {**cols(view_cols), "evidence": "JSON array of the matched text spans "

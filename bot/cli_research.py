@@ -137,7 +137,8 @@ async def import_(ctx: Context, path: Path, alert: bool, username: str | None, l
     """Import a Telegram Desktop channel export (result.json) through the capture pipeline."""
     from bot.detection import load_detector
     from handlers.deps import Deps
-    from handlers.import_tdesktop import describe, import_tdesktop
+    from handlers.import_tdesktop import INDEX_POSTS, describe, import_tdesktop
+    from handlers.search import refresh_index_in_steps
 
     from storage.direct import open_direct_database
 
@@ -147,9 +148,14 @@ async def import_(ctx: Context, path: Path, alert: bool, username: str | None, l
     try:
         deps = Deps(db=db, detector=load_detector(s.detector.rules_path), delivery=s.delivery)
         result = await import_tdesktop(path, deps, alert=alert, username=username, local_tz=local_tz)
+        click.echo(describe(result))
+        # The import defers full-text indexing (faster in big batches afterwards); catch it up now
+        # so that the first search does not have to. Interrupted, the next search or backup does.
+        indexed = await refresh_index_in_steps(db, step=INDEX_POSTS)
+        if indexed:
+            click.echo(f"Search index updated ({indexed} posts).")
     finally:
         await db.close()
-    click.echo(describe(result))
 
 
 @click.command("evidence")

@@ -33,8 +33,8 @@ def _init(blob: bytes) -> None:
     _detector = pickle.loads(blob)
 
 
-def _detect_all(texts: list[str]) -> list[tuple[Detection, str]]:
-    return [(safe_detect(_detector, t), stems_of(fold_text(t))) for t in texts]
+def _detect_all(texts: list[str], stems: bool = True) -> list[tuple[Detection, str | None]]:
+    return [(safe_detect(_detector, t), stems_of(fold_text(t)) if stems else None) for t in texts]
 
 
 def worker_count() -> int:
@@ -44,19 +44,20 @@ def worker_count() -> int:
 class DetectionPool:
     """A process pool running detector.detect; close() it (or use it as a context manager)."""
 
-    def __init__(self, detector: Any, workers: int):
+    def __init__(self, detector: Any, workers: int, *, stems: bool = True):
         self._parts = 2 * workers  # a little finer than one part per worker, for balance
+        self._stems = stems
         self._ex = ProcessPoolExecutor(
             workers, mp_context=get_context("spawn"), initializer=_init, initargs=(pickle.dumps(detector),)
         )
 
-    def submit(self, texts: list[str]) -> Awaitable[dict[str, tuple[Detection, str]]]:
+    def submit(self, texts: list[str]) -> Awaitable[dict[str, tuple[Detection, str | None]]]:
         """Start detecting `texts` now; await the result later: text -> (detection, full-text stems of
-        the folded text, for storage.research.index_pending)."""
+        the folded text for storage.research.index_pending, or None if the pool was made without)."""
         unique = list(dict.fromkeys(texts))
         size = max(1, -(-len(unique) // self._parts))
         parts = [unique[i:i + size] for i in range(0, len(unique), size)]
-        futures = [asyncio.wrap_future(self._ex.submit(_detect_all, part)) for part in parts]
+        futures = [asyncio.wrap_future(self._ex.submit(_detect_all, part, self._stems)) for part in parts]
 
         async def collect() -> dict[str, tuple[Detection, str]]:
             return dict(zip(unique, chain.from_iterable(await asyncio.gather(*futures))))

@@ -1,28 +1,29 @@
 """Export the archive to CSV, JSON Lines or Parquet, streamed with bounded memory.
 
-Rows come from storage.export_read (plain sqlite3 on a reader thread) in batches and are
-written as they arrive; Parquet is written one row group per batch (pyarrow is an optional
-extra, imported only here and only when Parquet is asked for). A file is written under a `.partial` name and renamed when
-complete, so a failed export never leaves a truncated file under the requested name.
+CSV and JSON Lines are read and formatted by posted_at windows (handlers.export_parallel, in
+worker processes for big exports) and written as bytes in order. Parquet rows come from
+storage.export_read (plain sqlite3 on a reader thread) and are written one row group per batch
+(pyarrow is an optional extra, imported only here and only when Parquet is asked for). A file
+is written under a `.partial` name and renamed when complete, so a failed export never leaves a
+truncated file under the requested name.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Protocol, TextIO
+from typing import Any, BinaryIO, Callable, Protocol, TextIO
 
 from bot.detection.terms import text_matches_term
 from bot.errors import UserError
 from storage.db import Database
-from storage.research import (
-    TEXT_INDEX, ArchiveFilters, count_export_rows, export_columns, json_line_sql,
-)
+from handlers.export_parallel import export_windows
+from storage.export_chunks import count_sql
 from storage.export_read import export_batches
+from storage.research import TEXT_INDEX, ArchiveFilters, export_columns
 
 FORMATS = ("csv", "jsonl", "parquet")
 _SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -50,73 +51,6 @@ def choose_format(path: str | None, fmt: str | None) -> str:
 class _Writer(Protocol):
     def write(self, rows: list) -> None: ...
     def close(self) -> None: ...
-
-
-def _csv_cell(v: Any, _str: type = str) -> str:
-    if v is None:
-        return ""
-    if v.__class__ is _str:
-        if '"' in v or "," in v or "\n" in v or "\r" in v:
-            return '"' + v.replace('"', '""') + '"'
-        return v
-    return _str(v)
-
-
-_INT_COLUMNS = ("channel_id", "message_id", "views", "forwards", "grouped_id", "count", "version")
-
-
-def _row_formatter(columns: tuple[str, ...]) -> Callable[[list[tuple]], list[str]]:
-    """A function from rows to CSV lines, generated once per column list: each cell's common type
-    (int / float / str without a quote, comma or line break) is written inline, anything else (NULL,
-    a quoted string, an unexpected type) goes through _csv_cell, so every line is exactly what
-    _csv_cell gives cell by cell, at a fraction of the cost (no call per cell)."""
-    cells = []
-    for i, name in enumerate(columns):
-        v = f"r[{i}]"
-        if name in _INT_COLUMNS:
-            cells.append(f"{{{v} if {v}.__class__ is int else cell({v})}}")
-        elif name == "confidence":  # format(float) is repr(float), as str() in _csv_cell
-            cells.append(f"{{{v} if {v}.__class__ is float else cell({v})}}")
-        else:
-            cells.append(f"{{{v} if {v}.__class__ is str and not (Q in {v} or C in {v} or LF in {v} or CR in {v}) "
-                         f"else cell({v})}}")
-    src = f'def lines(rows, cell, Q=chr(34), C=",", LF=chr(10), CR=chr(13)):\n    return [f"""{",".join(cells)}""" for r in rows]\n'
-    namespace: dict[str, Any] = {}
-    exec(compile(src, "<csv row formatter>", "exec"), namespace)  # noqa: S102 - built from our own column names
-    lines = namespace["lines"]
-    return lambda rows: lines(rows, _csv_cell)
-
-
-class CsvWriter:
-    """RFC 4180: CRLF line ends, a field is quoted when it holds a quote, comma or line break,
-    quotes are doubled. names/countries stay JSON arrays. (Formatted here rather than with the
-    csv module, which is slower on long Cyrillic text; the tests read it back with csv.)"""
-
-    def __init__(self, stream: TextIO, columns: tuple[str, ...]):
-        self._s = stream
-        self._s.write(",".join(columns) + "\r\n")
-        self._lines = _row_formatter(columns)
-
-    def write(self, rows: list[tuple]) -> None:
-        if rows:
-            self._s.write("\r\n".join(self._lines(rows)) + "\r\n")
-
-    def close(self) -> None:
-        return None
-
-
-class JsonlWriter:
-    """One JSON object per line (built by SQLite, see storage.research.json_line_sql)."""
-
-    def __init__(self, stream: TextIO, columns: tuple[str, ...]):
-        self._s = stream
-
-    def write(self, lines: list[str]) -> None:
-        if lines:
-            self._s.write("\n".join(lines) + "\n")
-
-    def close(self) -> None:
-        return None
 
 
 def _parquet_schema(pa: Any, columns: tuple[str, ...]) -> Any:
@@ -197,59 +131,61 @@ async def export_posts(
         raise UserError("Parquet cannot be written to standard output; give a file name ending in .parquet")
     target = None if to_stdout else Path(path)
     partial = None if target is None else target.with_name(target.name + ".partial")
-    stream: TextIO | None = None
+    stream: BinaryIO | None = None
     rows_out = 0
     try:
         if fmt == "parquet":
-            writer: _Writer = ParquetWriter(partial, columns)
+            rows_out = await _export_parquet(db, partial, columns, filters, versions, progress)
         else:
-            if target is None:
-                stream = stdout
-                assert stream is not None
+            if target is not None:
+                stream = open(partial, "wb")
+                write: Callable[[bytes], Any] = stream.write
             else:
-                stream = open(partial, "w", encoding="utf-8-sig" if (bom and fmt == "csv") else "utf-8", newline="")
-            writer = CsvWriter(stream, columns) if fmt == "csv" else JsonlWriter(stream, columns)
-        batches, json_at, text_at = _batches(db, filters, fmt, versions)
-        async with aclosing(batches):  # a failed write stops the reader thread at once
-            async for batch in batches:
-                rows = batch if not filters.terms else [r for r in batch if _matches(r[text_at], filters.terms)]
-                writer.write([r[json_at] for r in rows] if fmt == "jsonl" else rows)
-                rows_out += len(rows)
-                if progress is not None:
-                    progress(len(batch))
-        writer.close()
-        if stream is not None and target is not None:
-            stream.close()
+                assert stdout is not None
+                write = _text_writer(stdout)
+            header = ",".join(columns).encode() + b"\r\n" if fmt == "csv" else b""
+            write((b"\xef\xbb\xbf" if bom and fmt == "csv" and target is not None else b"") + header)
+            rows_out = await export_windows(db.path, fmt, filters, versions=versions, write=write, progress=progress)
+            if stream is not None:
+                stream.close()
         if target is not None:
             os.replace(partial, target)
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror or e}; check the folder exists and is writable") from e
     finally:
-        if stream is not None and target is not None and not stream.closed:
+        if stream is not None and not stream.closed:
             stream.close()
         if partial is not None and partial.exists():
             partial.unlink()
     return ExportResult(rows_out, "-" if target is None else str(target), fmt)
 
 
-def _batches(
-    db: Database, filters: ArchiveFilters, fmt: str, versions: bool
-) -> tuple[AsyncIterator[list[tuple]], int, int]:
-    """Row batches in export order, the position of the JSON text (JSONL) and of the post text.
+def _text_writer(stream: TextIO) -> Callable[[bytes], Any]:
+    """Bytes to a text stream: straight to its binary buffer when it has one (sys.stdout)."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        return buffer.write
+    return lambda data: stream.write(data.decode("utf-8"))
 
-    Rows hold the export columns (CSV, Parquet) or, for JSONL, the order keys, one SQL-built JSON
-    object and (with watch terms) the text.
-    """
+
+async def _export_parquet(db: Database, path: Path, columns: tuple[str, ...], filters: ArchiveFilters,
+                          versions: bool, progress: Progress | None) -> int:
+    writer = ParquetWriter(path, columns)
     keys = ("posted_at", "channel_id", "message_id") + (("version",) if versions else ())
-    if fmt == "jsonl":
-        select = keys + (json_line_sql(versions),) + (("text",) if filters.terms else ())
-        json_at, text_at = len(keys), len(keys) + 1
-    else:
-        select, json_at, text_at = export_columns(versions), 0, TEXT_INDEX
-    order = tuple(select.index(k) for k in keys)
-    batches = export_batches(db.path, filters, versions=versions, select=select, order=order, posted_at=order[0],
+    order = tuple(columns.index(k) for k in keys)
+    batches = export_batches(db.path, filters, versions=versions, select=columns, order=order, posted_at=order[0],
                              batch=BATCH_ROWS)
-    return batches, json_at, text_at
+    rows_out = 0
+    async with aclosing(batches):  # a failed write stops the reader thread at once
+        async for batch in batches:
+            rows = batch if not filters.terms else [r for r in batch if _matches(r[TEXT_INDEX], filters.terms)]
+            writer.write(rows)
+            rows_out += len(rows)
+            if progress is not None:
+                progress(len(batch))
+    writer.close()
+    return rows_out
 
 
 def _matches(text: str, terms: tuple[str, ...]) -> bool:
@@ -258,4 +194,5 @@ def _matches(text: str, terms: tuple[str, ...]) -> bool:
 
 async def count_rows(db: Database, filters: ArchiveFilters, *, versions: bool) -> int:
     """Rows the export will read (for a progress bar's total)."""
-    return await count_export_rows(db, filters, versions=versions)
+    sql, params = count_sql(filters, versions)
+    return await db.fetchval(sql, params)

@@ -114,12 +114,16 @@ def _zone(name: str) -> ZoneInfo:
 
 async def import_tdesktop(
     path: str | Path, deps: Deps, *, alert: bool = False, username: str | None = None, local_tz: str = "UTC",
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None, index_now: bool = False,
 ) -> ImportResult:
     """Validate then import a channel export. Raises UserError (nothing written) for a bad file.
 
     `username` records the channel's @name (exports do not carry it); `local_tz` is used only
     for old exports whose messages lack date_unixtime. `progress` gets the number of posts stored.
+    Full-text indexing is deferred unless `index_now`: imported posts are marked for the index
+    like live ones, and handlers.search.refresh_index_in_steps (run by `tgwatch import` right
+    after, by the service every minute, and by every search and backup) catches it up. Indexing
+    is ~40% of an import's database time; deferred, it runs in big batches after the import.
     """
     path = Path(path)
     tz = _zone(local_tz)
@@ -150,7 +154,7 @@ async def import_tdesktop(
     # executemany per batch) and a big import detects in worker processes, one batch ahead of
     # storage: batch k is detected while batch k-1 is stored.
     candidates = first.messages - first.service - first.unsupported
-    pool = (DetectionPool(deps.detector, worker_count())
+    pool = (DetectionPool(deps.detector, worker_count(), stems=index_now)
             if not alert and candidates >= MIN_POSTS and worker_count() > 1 else None)
     # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; a failure rolls back
     # whole posts only. A plain Database commits one transaction per batch too.
@@ -163,14 +167,15 @@ async def import_tdesktop(
                     last: bool = False) -> None:
         nonlocal posts_total, new, edited, unchanged, alerts
         found = await computed if computed is not None else {}
-        stems.update((fold_text(text), s) for text, (_, s) in found.items())
+        if index_now:
+            stems.update((fold_text(text), s) for text, (_, s) in found.items() if s is not None)
         async with batch() if batch is not None else nullcontext():
             results = await handle_posts_bulk(
                 chunk, deps, alert=alert, source="import", verdicts={text: d for text, (d, _) in found.items()})
             # FTS5 writes (and later merges) one segment per indexing commit: index every
             # INDEX_POSTS posts, not every batch. Posts not yet indexed are indexed by the next
             # search, import or backup if the import stops in between.
-            if last or len(stems) >= INDEX_POSTS or not found:
+            if index_now and (last or len(stems) >= INDEX_POSTS or not found):
                 async with deps.db.transaction():  # joins the batch when there is one
                     await index_pending(deps.db, known=stems)
                 stems.clear()

@@ -1,4 +1,5 @@
-"""Export rows read with plain sqlite3 on a worker thread: the fast path of handlers.export.
+"""Export rows read with plain sqlite3 on a worker thread: the Parquet path of handlers.export
+(CSV and JSON Lines go by windows, see storage.export_chunks).
 
 aiosqlite hands every fetch to its thread and back; here one thread with its own read-only
 connection runs the whole query and queues batches of fetchmany(), so the event loop stays free.

@@ -78,29 +78,11 @@ def export_columns(versions: bool) -> tuple[str, ...]:
     return EXPORT_COLUMNS + ((VERSION_COLUMN,) if versions else ())
 
 
-def json_line_sql(versions: bool) -> str:
-    """One JSON object per row, built by SQLite (C is ~2x faster than json.dumps per row here).
-
-    Keys in export order; names/countries embedded as arrays; NULL as null; UTF-8 unescaped.
-    """
-    parts = []
-    for col in export_columns(versions):
-        value = f"json(coalesce({col}, '[]'))" if col in ("names", "countries") else col
-        parts.append(f"'{col}', {value}")
-    return f"json_object({', '.join(parts)})"
-
-
 def export_sql(f: ArchiveFilters, versions: bool, select: str) -> tuple[str, list[Any]]:
     """SELECT `select` FROM the export view WHERE the filters (no ORDER BY)."""
     view = "post_versions_view" if versions else "posts_latest"
     cond, params = where_sql(f)
     return f"SELECT {select} FROM {view} WHERE {cond}", params
-
-
-async def count_export_rows(db: Database, f: ArchiveFilters, *, versions: bool) -> int:
-    """How many rows the SQL filters select (before watch terms): the progress bar's total."""
-    sql, params = export_sql(f, versions, "count(*)")
-    return await db.fetchval(sql, params)
 
 
 async def iter_export_batches(
@@ -191,8 +173,7 @@ FROM posts_fts f
 JOIN post_search s ON s.search_id = f.rowid
 JOIN posts p ON p.channel_id = s.channel_id AND p.message_id = s.message_id
 LEFT JOIN channels c ON c.channel_id = p.channel_id
-LEFT JOIN detections d ON d.detection_id = (SELECT max(x.detection_id) FROM detections x
-                                            WHERE x.channel_id = p.channel_id AND x.message_id = p.message_id)
+LEFT JOIN detections d ON d.detection_id = p.latest_detection_id
 WHERE posts_fts MATCH ? AND {cond}
 ORDER BY f.rowid DESC
 """

@@ -57,7 +57,7 @@ def test_export_search_evidence_backup(db_env):
 def test_import_and_errors(db_env):
     path = write_tdesktop_export(db_env / "result.json")
     r = run("import", str(path))
-    assert r.exit_code == 0 and "5 new" in r.stdout
+    assert r.exit_code == 0 and "5 new" in r.stdout and "Search index updated (" in r.stdout
     bad = db_env / "bad.json"
     bad.write_bytes(path.read_bytes()[:300])
     r = run("import", str(bad))

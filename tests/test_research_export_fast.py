@@ -9,7 +9,8 @@ import sqlite3
 from tests.research_support import T0, make_deps, post
 
 from handlers import export as export_module
-from handlers.export import _csv_cell, _row_formatter, export_posts
+from handlers.export import export_posts
+from handlers.export_format import _csv_cell, csv_formatter
 from handlers.posts import handle_post
 from storage.export_read import read_sorted
 from storage.research import EXPORT_COLUMNS, ArchiveFilters
@@ -31,7 +32,10 @@ def test_row_formatter_matches_cell_by_cell():
                None, '["Иванов И.И."]', "[]", "v1", 2]
     columns = EXPORT_COLUMNS + ("version",)
     rows = [tuple(awkward[(i + k) % len(awkward)] for i in range(len(columns))) for k in range(len(awkward))]
-    assert _row_formatter(columns)(rows) == [",".join(_csv_cell(v) for v in r) for r in rows]
+    # The text column comes from SQLite as UTF-8 bytes; the other columns as SQLite gives them.
+    at = columns.index("text")
+    rows = [r[:at] + (r[at].encode() if isinstance(r[at], str) else r[at],) + r[at + 1:] for r in rows]
+    assert csv_formatter(columns)(rows) == [",".join(_csv_cell(v) for v in r).encode() for r in rows]
 
 
 async def test_export_orders_ties_like_sql(tmp_path, monkeypatch):

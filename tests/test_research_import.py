@@ -156,3 +156,23 @@ async def test_batch_database_imports_the_same_and_rolls_back_whole_batches(tmp_
     finally:
         await plain.db.close()
         await db.close()
+
+
+async def test_indexing_is_deferred_and_caught_up_as_live_posts_are(deps, tmp_path):
+    from handlers.search import refresh_index_in_steps, search_posts
+
+    path = write_tdesktop_export(tmp_path / "result.json")
+    r = await import_tdesktop(path, deps)
+    pending = await deps.db.fetchval("SELECT count(*) FROM post_search WHERE indexed = 0")
+    assert pending == r.posts == 5  # stored and detected, marked for the index like live posts
+    assert await refresh_index_in_steps(deps.db, step=2) == 5  # what `tgwatch import` runs next
+    assert [h.message_id for h in await search_posts(deps.db, "помиловал")] == [2]
+    now = tmp_path / "now"
+    now.mkdir()
+    other = await make_deps(now)
+    try:
+        await import_tdesktop(path, other, index_now=True)
+        assert await other.db.fetchval("SELECT count(*) FROM post_search WHERE indexed = 0") == 0
+        assert await snapshot(other.db) == await snapshot(deps.db)  # same rows, same index state
+    finally:
+        await other.db.close()

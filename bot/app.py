@@ -26,6 +26,7 @@ from handlers.posts import handle_deletion, handle_post
 from handlers.retry import retry_busy
 from handlers.webhook_subscribers import sync_webhooks
 from storage import subscribers
+from storage.checkpoint import start_checkpointer
 from storage.db import Database, open_database
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ async def build_service(settings: Settings, senders: Mapping[str, Sender], *, cl
     senders = dict(senders)
     # Alerts a previous run committed as an intent but did not finish queuing (killed in between).
     await resume_fanouts(deps)
+    # After the writer is set up, so that close() drains the writer before stopping checkpoints.
+    await start_checkpointer(db, interval_s=settings.database.checkpoint_interval_s,
+                             max_wal_mb=settings.database.max_wal_mb)
     await sync_webhooks(deps, settings.webhooks)
     if settings.webhooks and "webhook" not in senders:
         from bot.webhooks import WebhookSender

@@ -1,0 +1,73 @@
+"""storage.checkpoint: WAL checkpoints off the writer's commits (ticks called directly, no sleeping)."""
+
+import sqlite3
+
+from storage.checkpoint import DEFAULT_AUTOCHECKPOINT, Checkpointer, start_checkpointer
+
+NEVER_S = 3600.0  # the background loop must not tick during a test; the test calls checkpoint()
+
+
+async def _fill(db, rows: int) -> None:
+    await db.execute("CREATE TABLE IF NOT EXISTS filler (x BLOB)")
+    async with db.transaction():
+        for _ in range(rows):
+            await db.execute("INSERT INTO filler VALUES (randomblob(4000))")
+
+
+async def test_commits_no_longer_checkpoint_and_a_tick_copies_the_whole_wal(db):
+    cp = await start_checkpointer(db, interval_s=NEVER_S)
+    assert await db.fetchval("PRAGMA wal_autocheckpoint") == 0
+    await _fill(db, 1500)  # past SQLite's automatic threshold of 1,000 pages
+    first = cp.checkpoint()
+    assert first.mode == "PASSIVE" and not first.busy
+    assert first.wal_pages > DEFAULT_AUTOCHECKPOINT  # no commit checkpointed meanwhile
+    assert first.copied_pages == first.wal_pages
+    # The next write starts the WAL from the top: it stays bounded by what accrues between ticks.
+    await _fill(db, 10)
+    second = cp.checkpoint()
+    assert second.wal_pages < 100 and second.copied_pages == second.wal_pages
+    await cp.stop()
+    assert await db.fetchval("PRAGMA wal_autocheckpoint") == DEFAULT_AUTOCHECKPOINT
+
+
+async def test_a_wal_past_the_limit_is_checkpointed_with_truncate(db):
+    cp = await start_checkpointer(db, interval_s=NEVER_S, max_wal_mb=1)
+    await _fill(db, 600)  # ~2.4 MB of WAL
+    result = cp.checkpoint()
+    assert result.mode == "TRUNCATE" and not result.busy
+    assert result.copied_pages == result.wal_pages
+    assert cp.checkpoint().mode == "PASSIVE"  # TRUNCATE emptied the WAL file
+
+
+async def test_a_reader_pinning_a_snapshot_makes_a_tick_partial_not_blocking(db):
+    cp = await start_checkpointer(db, interval_s=NEVER_S)
+    await _fill(db, 50)
+    reader = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM filler").fetchone()
+        await _fill(db, 50)
+        result = cp.checkpoint()  # returns at once (PASSIVE): copies only what the reader allows
+        assert result.copied_pages < result.wal_pages
+        reader.execute("COMMIT")
+    finally:
+        reader.close()
+    assert cp.checkpoint().copied_pages == cp.checkpoint().wal_pages
+
+
+async def test_closing_the_database_stops_the_checkpointer(tmp_path):
+    from storage.db import open_database
+
+    db = await open_database(tmp_path / "c.db")
+    cp = await start_checkpointer(db, interval_s=NEVER_S)
+    await _fill(db, 20)
+    await db.close()
+    assert cp._task is None and cp._conn is None
+    # The last connection's close checkpointed and removed the WAL: nothing was lost.
+    conn = sqlite3.connect(tmp_path / "c.db")
+    assert conn.execute("SELECT count(*) FROM filler").fetchone()[0] == 20
+    conn.close()
+
+
+def test_a_memory_database_has_no_checkpointer():
+    assert Checkpointer(":memory:").wal_bytes() == 0

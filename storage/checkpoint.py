@@ -1,16 +1,18 @@
-"""Background WAL checkpoints, so that no capture commit pays for one.
+"""Background WAL checkpoints, so that capture commits do not pay for them.
 
 With SQLite's automatic checkpoint (every 1,000 WAL pages), the commit that crosses the threshold
 copies the WAL into the database file and syncs both, inside the writer's commit: under a burst
-one capture commit took 529 ms. A running Checkpointer turns that off on the writer connection
-(`wal_autocheckpoint = 0`) and runs PASSIVE checkpoints from its own connection on a worker
-thread instead; PASSIVE never waits for (or blocks) the writer, it copies what it can.
+one capture commit took 529 ms. A running Checkpointer runs PASSIVE checkpoints every
+`interval_s` from its own connection on a worker thread instead (PASSIVE never waits for, or
+blocks, the writer; it copies what it can), and raises the writer's automatic threshold to
+`max_wal_mb`, where it stays only as a safety net.
 
-The WAL stays bounded: after a complete checkpoint the next write transaction starts the WAL
-from the top again, and `journal_size_limit` truncates the file back to `max_wal_mb`. Only if
-the WAL has grown past `max_wal_mb` anyway (a reader in another process pinning an old snapshot,
-or checkpoints falling behind) does a tick escalate to TRUNCATE, which waits up to
-`busy_timeout_s` for the writer and readers: a latency spike traded for a bounded file.
+The WAL stays bounded: after a complete checkpoint the next write transaction starts the WAL from
+the top again (`journal_size_limit` truncates the file to `max_wal_mb`). If the ticks fall behind
+(a fast import), the writer checkpoints itself at `max_wal_mb` as before; if a reader in another
+process pins an old snapshot so that no checkpoint can finish, a tick that finds the WAL file past
+`max_wal_mb` escalates to TRUNCATE, which waits up to `busy_timeout_s` for readers and the writer:
+a latency spike traded for a bounded file.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ class CheckpointResult:
 class Checkpointer:
     """Runs WAL checkpoints on its own connection; `checkpoint()` is one tick (tests call it directly)."""
 
-    def __init__(self, path: str, *, interval_s: float = 0.5, max_wal_mb: float = 64.0,
+    def __init__(self, path: str, *, interval_s: float = 0.25, max_wal_mb: float = 4.0,
                  busy_timeout_s: float = 2.0):
         self.path = path
         self.interval_s = interval_s
@@ -84,9 +86,9 @@ class Checkpointer:
     async def start(self, db: Database) -> None:
         """Take over checkpoints of `db` (same file) until stop(); `db.close()` stops it first."""
         self._db = db
-        limit = self.max_wal_bytes
-        await db.execute(f"PRAGMA journal_size_limit = {limit}")
-        await db.execute("PRAGMA wal_autocheckpoint = 0")
+        page_size = await db.fetchval("PRAGMA page_size")
+        await db.execute(f"PRAGMA journal_size_limit = {self.max_wal_bytes}")
+        await db.execute(f"PRAGMA wal_autocheckpoint = {max(1, self.max_wal_bytes // page_size)}")
         self._task = asyncio.get_running_loop().create_task(self._run())
         db.before_close(self.stop)
 
@@ -109,7 +111,7 @@ class Checkpointer:
                 failing = False
 
     async def stop(self) -> None:
-        """Stop ticking, give the writer back its automatic checkpoints, close the connection."""
+        """Stop ticking, give the writer back its usual automatic checkpoints, close the connection."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()

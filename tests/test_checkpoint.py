@@ -14,13 +14,13 @@ async def _fill(db, rows: int) -> None:
             await db.execute("INSERT INTO filler VALUES (randomblob(4000))")
 
 
-async def test_commits_no_longer_checkpoint_and_a_tick_copies_the_whole_wal(db):
+async def test_a_tick_copies_the_whole_wal_and_the_next_write_starts_it_again(db):
     cp = await start_checkpointer(db, interval_s=NEVER_S)
-    assert await db.fetchval("PRAGMA wal_autocheckpoint") == 0
-    await _fill(db, 1500)  # past SQLite's automatic threshold of 1,000 pages
+    assert await db.fetchval("PRAGMA wal_autocheckpoint") == 1024  # max_wal_mb (4 MB) in pages
+    await _fill(db, 900)
     first = cp.checkpoint()
     assert first.mode == "PASSIVE" and not first.busy
-    assert first.wal_pages > DEFAULT_AUTOCHECKPOINT  # no commit checkpointed meanwhile
+    assert first.wal_pages > 900  # the commit did not checkpoint
     assert first.copied_pages == first.wal_pages
     # The next write starts the WAL from the top: it stays bounded by what accrues between ticks.
     await _fill(db, 10)
@@ -37,6 +37,13 @@ async def test_a_wal_past_the_limit_is_checkpointed_with_truncate(db):
     assert result.mode == "TRUNCATE" and not result.busy
     assert result.copied_pages == result.wal_pages
     assert cp.checkpoint().mode == "PASSIVE"  # TRUNCATE emptied the WAL file
+
+
+async def test_the_writer_still_checkpoints_itself_at_max_wal_mb_if_the_ticks_fall_behind(db):
+    cp = await start_checkpointer(db, interval_s=NEVER_S, max_wal_mb=0.5)  # 128 pages
+    for _ in range(10):
+        await _fill(db, 30)
+    assert cp.checkpoint().wal_pages < 128 + 30
 
 
 async def test_a_reader_pinning_a_snapshot_makes_a_tick_partial_not_blocking(db):

@@ -84,10 +84,11 @@ class CaptureWriter:
         self._retry: asyncio.TimerHandle | None = None
         self._wake: Callable[[], None] = lambda: None
 
-    def submit(self, post: Post, deps, *, alert: bool = True, source: str = "live") -> Capture:
+    def submit(self, post: Post, deps, *, alert: bool = True, source: str = "live",
+               follow: tuple[int, int] | None = None) -> Capture:
         """Queue a (storable) post for the next capture transaction."""
         loop = asyncio.get_running_loop()
-        cap = Capture(Request(post, deps.detector, deps.clock(), alert, source), deps.wake,
+        cap = Capture(Request(post, deps.detector, deps.clock(), alert, source, follow), deps.wake,
                       loop.create_future(), loop.create_future())
         self._wake = deps.wake
         self._queue.append(cap)

@@ -9,9 +9,10 @@ blocks, the writer; it copies what it can), and raises the writer's automatic th
 
 The WAL stays bounded: after a complete checkpoint the next write transaction starts the WAL from
 the top again (`journal_size_limit` truncates the file to `max_wal_mb`). If the ticks fall behind
-(a fast import), the writer checkpoints itself at `max_wal_mb` as before; if a reader in another
-process pins an old snapshot so that no checkpoint can finish, a tick that finds the WAL file past
-`max_wal_mb` escalates to TRUNCATE, which waits up to `busy_timeout_s` for readers and the writer:
+(a fast import), the writer checkpoints itself at `max_wal_mb` as before. If a reader in another
+process pins an old snapshot (a long export), no checkpoint can finish and the WAL grows; once it
+holds over ESCALATE_FACTOR x `max_wal_mb` that PASSIVE could not copy, a tick escalates to
+RESTART, which holds the writer back for up to `busy_timeout_s` while it waits for the reader:
 a latency spike traded for a bounded file.
 """
 
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sqlite3
 from contextlib import suppress
 from dataclasses import dataclass
@@ -28,12 +28,13 @@ from storage.db import Database, _error
 
 log = logging.getLogger(__name__)
 
+ESCALATE_FACTOR = 4  # WAL content, in max_wal_mb, at which a tick waits for readers (RESTART)
 DEFAULT_AUTOCHECKPOINT = 1000  # SQLite's default, restored when the checkpointer stops
 
 
 @dataclass(frozen=True)
 class CheckpointResult:
-    mode: str  # PASSIVE or TRUNCATE
+    mode: str  # PASSIVE or RESTART
     busy: bool  # the checkpoint could not finish (a reader or the writer was in the way)
     wal_pages: int  # frames in the WAL when it ran
     copied_pages: int  # of which now in the database file
@@ -46,13 +47,14 @@ class Checkpointer:
                  busy_timeout_s: float = 2.0):
         self.path = path
         self.interval_s = interval_s
-        self.max_wal_bytes = int(max_wal_mb * 1024 * 1024)
+        self.max_wal_bytes = int(max_wal_mb * 1024 * 1024)  # also journal_size_limit
         self.busy_timeout_s = busy_timeout_s
         self.results: list[CheckpointResult] = []  # the last few, for tests and benchmarks
         self._conn: sqlite3.Connection | None = None
         self._task: asyncio.Task | None = None
         self._tick: asyncio.Future | None = None
         self._db: Database | None = None
+        self._page: int | None = None
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -63,25 +65,28 @@ class Checkpointer:
             self._conn = conn
         return self._conn
 
-    def wal_bytes(self) -> int:
-        try:
-            return os.stat(self.path + "-wal").st_size
-        except FileNotFoundError:
-            return 0
-
     def checkpoint(self) -> CheckpointResult:
-        """One tick: PASSIVE, or TRUNCATE when the WAL file is past max_wal_mb. Raises StorageError."""
-        mode = "TRUNCATE" if self.wal_bytes() > self.max_wal_bytes else "PASSIVE"
+        """One tick: PASSIVE; RESTART if that could not finish and the WAL holds over 4 x max_wal_mb
+        (something pins it). Raises StorageError."""
+        conn = self._connection()
         try:
-            busy, pages, copied = self._connection().execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            busy, pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            mode = "PASSIVE"
+            if copied < pages and pages * self._page_size(conn) > ESCALATE_FACTOR * self.max_wal_bytes:
+                mode = "RESTART"
+                busy, pages, copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                log.warning("WAL of %s held %d pages that PASSIVE checkpoints could not copy; "
+                            "checkpointed with RESTART (finished: %s)", self.path, pages, not busy)
         except sqlite3.Error as e:
             raise _error(e, self.path) from e
         result = CheckpointResult(mode, bool(busy), pages, copied)
         self.results = self.results[-19:] + [result]
-        if mode == "TRUNCATE":
-            log.warning("WAL of %s grew past %.0f MB; checkpointed with TRUNCATE (busy=%s)",
-                        self.path, self.max_wal_bytes / 2**20, result.busy)
         return result
+
+    def _page_size(self, conn: sqlite3.Connection) -> int:
+        if self._page is None:
+            self._page = conn.execute("PRAGMA page_size").fetchone()[0]
+        return self._page
 
     async def start(self, db: Database) -> None:
         """Take over checkpoints of `db` (same file) until stop(); `db.close()` stops it first."""

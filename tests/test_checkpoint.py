@@ -2,7 +2,7 @@
 
 import sqlite3
 
-from storage.checkpoint import DEFAULT_AUTOCHECKPOINT, Checkpointer, start_checkpointer
+from storage.checkpoint import DEFAULT_AUTOCHECKPOINT, start_checkpointer
 
 NEVER_S = 3600.0  # the background loop must not tick during a test; the test calls checkpoint()
 
@@ -30,13 +30,23 @@ async def test_a_tick_copies_the_whole_wal_and_the_next_write_starts_it_again(db
     assert await db.fetchval("PRAGMA wal_autocheckpoint") == DEFAULT_AUTOCHECKPOINT
 
 
-async def test_a_wal_past_the_limit_is_checkpointed_with_truncate(db):
-    cp = await start_checkpointer(db, interval_s=NEVER_S, max_wal_mb=1)
-    await _fill(db, 600)  # ~2.4 MB of WAL
-    result = cp.checkpoint()
-    assert result.mode == "TRUNCATE" and not result.busy
-    assert result.copied_pages == result.wal_pages
-    assert cp.checkpoint().mode == "PASSIVE"  # TRUNCATE emptied the WAL file
+async def test_a_wal_pinned_by_a_reader_past_the_limit_escalates_to_restart(db):
+    cp = await start_checkpointer(db, interval_s=NEVER_S, max_wal_mb=0.1, busy_timeout_s=0.05)  # 25 pages
+    await _fill(db, 5)
+    reader = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM filler").fetchone()  # pins the snapshot: nothing can be copied
+        await _fill(db, 30)
+        assert cp.checkpoint().mode == "PASSIVE"  # under 4 x max_wal_mb: wait for the reader to go
+        for _ in range(4):
+            await _fill(db, 30)
+        pinned = cp.checkpoint()
+        assert pinned.mode == "RESTART" and pinned.busy  # waited busy_timeout_s for the reader, in vain
+    finally:
+        reader.close()
+    done = cp.checkpoint()
+    assert done.mode == "PASSIVE" and done.copied_pages == done.wal_pages
 
 
 async def test_the_writer_still_checkpoints_itself_at_max_wal_mb_if_the_ticks_fall_behind(db):
@@ -76,5 +86,9 @@ async def test_closing_the_database_stops_the_checkpointer(tmp_path):
     conn.close()
 
 
-def test_a_memory_database_has_no_checkpointer():
-    assert Checkpointer(":memory:").wal_bytes() == 0
+async def test_a_memory_database_has_no_checkpointer():
+    from storage.db import open_database
+
+    db = await open_database(":memory:")
+    assert await start_checkpointer(db) is None
+    await db.close()

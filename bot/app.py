@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 runtime error, 2 bad configuration or input, 3 database unus
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import signal
@@ -140,10 +141,19 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
 
 
 @asynccontextmanager
+def settle_heap() -> None:
+    """Once set up, move what lives for the whole run (detector tables, compiled filters, modules)
+    out of the cyclic GC's reach: a full collection walking it stalled capture for up to 50 ms in
+    the middle of a burst (benchmarks/bench_load.py). Garbage is collected first, so none is kept."""
+    gc.collect()
+    gc.freeze()
+
+
 async def _service_tasks(svc: Service, settings: Settings) -> AsyncIterator[asyncio.Task]:
     """Delivery loop, heartbeat and scheduled jobs for the life of a service; yields the delivery task."""
     from bot.scheduler import build_scheduler
 
+    settle_heap()
     runner = asyncio.create_task(svc.loop.run())
     beat = asyncio.create_task(heartbeat(settings))
     scheduler = build_scheduler(svc.deps)

@@ -140,7 +140,6 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
             loop.add_signal_handler(sig, stop)
 
 
-@asynccontextmanager
 def settle_heap() -> None:
     """Once set up, move what lives for the whole run (detector tables, compiled filters, modules)
     out of the cyclic GC's reach: a full collection walking it stalled capture for up to 50 ms in
@@ -149,6 +148,7 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+@asynccontextmanager
 async def _service_tasks(svc: Service, settings: Settings) -> AsyncIterator[asyncio.Task]:
     """Delivery loop, heartbeat and scheduled jobs for the life of a service; yields the delivery task."""
     from bot.scheduler import build_scheduler

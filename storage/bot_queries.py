@@ -9,7 +9,6 @@ from sqlite3 import Row
 from bot.models import Subscriber, Subscription
 from bot.timeutil import iso
 from storage.db import Database
-from storage.outbox import QUEUED
 from storage.subscribers import _subscriber, _subscription, cached
 
 
@@ -47,7 +46,7 @@ async def display_name(db: Database, subscriber_id: int) -> str | None:
 async def hold_queue(db: Database, subscriber_id: int) -> int:
     """Pause: what is queued (instant or digest) waits as 'held'. Needs a transaction."""
     return await db.execute_rowcount(
-        f"UPDATE outbox SET status = 'held' WHERE subscriber_id = ? AND {QUEUED} AND status IN ('pending', 'digest') "
+        "UPDATE outbox SET status = 'held' WHERE subscriber_id = ? AND status IN ('pending', 'digest') "
         "AND kind IN ('alert', 'digest', 'followup', 'deleted')",
         (subscriber_id,),
     )
@@ -57,7 +56,7 @@ async def drop_queue(db: Database, subscriber_id: int, reason: str, now: datetim
     """Stop, revoke: nothing queued for this subscriber will be sent. Needs a transaction."""
     return await db.execute_rowcount(
         "UPDATE outbox SET status = 'failed', last_error = ?, next_attempt_at = ? "
-        f"WHERE subscriber_id = ? AND {QUEUED}",
+        "WHERE subscriber_id = ? AND status IN ('pending', 'digest', 'held')",
         (reason[:500], iso(now), subscriber_id),
     )
 
@@ -66,13 +65,12 @@ async def release_held_to_digest(db: Database, subscriber_id: int, now: datetime
     """Resume: held alerts become one digest due now; held digests and follow-ups are sent as they are.
     Returns how many alerts were held. Needs a transaction."""
     await db.execute(
-        f"UPDATE outbox SET status = 'pending' WHERE subscriber_id = ? AND {QUEUED} AND status = 'held' "
+        "UPDATE outbox SET status = 'pending' WHERE subscriber_id = ? AND status = 'held' "
         "AND kind IN ('digest', 'followup', 'deleted')",
         (subscriber_id,),
     )
     return await db.execute_rowcount(
-        f"UPDATE outbox SET status = 'digest', next_attempt_at = ? WHERE subscriber_id = ? AND {QUEUED} "
-        "AND status = 'held'",
+        "UPDATE outbox SET status = 'digest', next_attempt_at = ? WHERE subscriber_id = ? AND status = 'held'",
         (iso(now), subscriber_id),
     )
 
@@ -80,7 +78,7 @@ async def release_held_to_digest(db: Database, subscriber_id: int, now: datetime
 async def reschedule_digest(db: Database, subscriber_id: int, due_at: datetime) -> int:
     """A changed digest hour, zone or mode moves what waits for the digest. Needs a transaction."""
     return await db.execute_rowcount(
-        f"UPDATE outbox SET next_attempt_at = ? WHERE subscriber_id = ? AND {QUEUED} AND status = 'digest'",
+        "UPDATE outbox SET next_attempt_at = ? WHERE subscriber_id = ? AND status = 'digest'",
         (iso(due_at), subscriber_id),
     )
 
@@ -118,7 +116,7 @@ async def outbox_rows(db: Database, outbox_ids: list[int]) -> list[Row]:
 # A post's pending follow-ups for one subscriber. The dedupe_key range (follow-ups are keyed
 # edit:<channel>:<message>:v<N>) lets the unique (subscriber_id, dedupe_key) index find them directly.
 SUPERSEDE_WHERE = ("subscriber_id = ? AND channel_id = ? AND message_id = ? AND kind = 'followup' "
-                   f"AND {QUEUED} AND status = 'pending' AND dedupe_key >= ? AND dedupe_key < ?")
+                   "AND status = 'pending' AND dedupe_key >= ? AND dedupe_key < ?")
 
 
 def supersede_args(subscriber_id: int, channel_id: int, message_id: int) -> tuple:
@@ -142,7 +140,8 @@ async def supersede_followups(db: Database, subscriber_id: int, channel_id: int,
 
 async def queued_for(db: Database, subscriber_id: int) -> dict[str, int]:
     rows = await db.fetchall(
-        f"SELECT status, count(*) FROM outbox WHERE subscriber_id = ? AND {QUEUED} "
+        # `+status`: look up the subscriber's rows (unique index), not every pending row of everyone.
+        "SELECT status, count(*) FROM outbox WHERE subscriber_id = ? AND +status IN ('pending', 'digest', 'held') "
         "GROUP BY status",
         (subscriber_id,),
     )

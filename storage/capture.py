@@ -176,7 +176,7 @@ def random_base() -> int:
 _OUTBOX_SQL = """INSERT INTO outbox(subscriber_id, destination, kind, dedupe_key, channel_id, message_id,
      detection_id, payload, random_id, status, next_attempt_at, created_at)
    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-   ON CONFLICT (dedupe_key, subscriber_id) DO NOTHING"""
+   ON CONFLICT (subscriber_id, dedupe_key) DO NOTHING"""
 
 
 def insert_outbox(conn: Conn, rows: Iterable[tuple]) -> int:

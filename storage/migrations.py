@@ -307,55 +307,6 @@ async def m0800_alert_fanouts(db: Database) -> None:
     )
 
 
-_OUTBOX_COLUMNS = ("outbox_id, subscriber_id, destination, kind, dedupe_key, channel_id, message_id, detection_id, "
-                   "payload, random_id, status, attempts, next_attempt_at, last_error, created_at, sent_at, "
-                   "sent_message_ids")
-
-
-async def m0810_outbox_dedupe_key_first(db: Database) -> None:
-    """The outbox's unique key becomes (dedupe_key, subscriber_id): a fan-out inserts ~2,000 rows of
-    one dedupe_key in subscriber order, which now land side by side in the index instead of on a
-    page per subscriber (the expansion ran 1.45x faster in benchmarks). Per-subscriber queries on
-    queued rows (pause, stop, blocked, queued_for, supersede) use `outbox_subscriber_open`, a
-    partial index of the rows still queued (pending, digest, held), which stays small.
-
-    SQLite's 12-step table rebuild (https://sqlite.org/lang_altertable.html#otheralter) in this
-    migration's one transaction: no view, trigger or foreign key refers to outbox, so foreign keys
-    can stay on (outbox's own reference to subscribers is checked row by row as it is copied)."""
-    await _run(
-        db,
-        """CREATE TABLE outbox_new (
-            outbox_id INTEGER PRIMARY KEY,
-            subscriber_id INTEGER NOT NULL REFERENCES subscribers(subscriber_id) ON DELETE CASCADE,
-            destination TEXT NOT NULL,
-            kind TEXT NOT NULL DEFAULT 'alert',
-            dedupe_key TEXT NOT NULL,
-            channel_id INTEGER,
-            message_id INTEGER,
-            detection_id INTEGER,
-            payload TEXT,
-            random_id INTEGER NOT NULL UNIQUE,
-            status TEXT NOT NULL DEFAULT 'pending',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at TEXT NOT NULL,
-            last_error TEXT,
-            created_at TEXT NOT NULL,
-            sent_at TEXT,
-            sent_message_ids TEXT,
-            UNIQUE (dedupe_key, subscriber_id)
-        )""",
-        f"INSERT INTO outbox_new ({_OUTBOX_COLUMNS}) SELECT {_OUTBOX_COLUMNS} FROM outbox",
-        "DROP TABLE outbox",
-        "ALTER TABLE outbox_new RENAME TO outbox",
-        "CREATE INDEX outbox_due ON outbox(status, next_attempt_at)",
-        "CREATE INDEX outbox_post ON outbox(channel_id, message_id)",
-        "CREATE INDEX outbox_subscriber_open ON outbox(subscriber_id) WHERE status IN ('pending', 'digest', 'held')",
-    )
-    broken = await db.fetchall("PRAGMA foreign_key_check(outbox)")
-    if broken:
-        raise RuntimeError(f"outbox rebuild: {len(broken)} rows refer to missing subscribers")
-
-
 # Append new migrations at the end; never reorder or edit released ones.
 MIGRATIONS: list[tuple[str, Migration]] = [
     ("0001_core", m0001_core),
@@ -365,7 +316,6 @@ MIGRATIONS: list[tuple[str, Migration]] = [
     ("0601_research_views", m0601_research_views),
     ("0700_subscription_generation", m0700_subscription_generation),
     ("0800_alert_fanouts", m0800_alert_fanouts),
-    ("0810_outbox_dedupe_key_first", m0810_outbox_dedupe_key_first),
 ]
 
 

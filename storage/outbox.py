@@ -118,16 +118,10 @@ async def mark_failed(db: Database, outbox_id: int, now: datetime, error: str, s
     )
 
 
-# The WHERE of the partial index outbox_subscriber_open (migration 0810): a per-subscriber query
-# must contain this term word for word for SQLite to use that index (tests/test_outbox_plans.py).
-QUEUED = "status IN ('pending', 'digest', 'held')"
-
-
 async def drop_pending_for(db: Database, subscriber_id: int, reason: str, now: datetime) -> int:
     """Stop retrying everything queued for a subscriber who blocked us. Needs a transaction."""
     return await db.execute_rowcount(
-        "UPDATE outbox SET status = 'failed', last_error = ?, next_attempt_at = ? "
-        f"WHERE subscriber_id = ? AND {QUEUED} AND status = 'pending'",
+        "UPDATE outbox SET status = 'failed', last_error = ?, next_attempt_at = ? WHERE subscriber_id = ? AND status = 'pending'",
         (reason[:500], iso(now), subscriber_id),
     )
 

@@ -32,12 +32,14 @@ from pathlib import Path
 
 from bot.detection import load_detector
 from bot.models import Post, Subscription
+from bot.app import settle_heap
 from config.settings import DeliverySettings
 from handlers.delivery_loop import DeliveryLoop
 from handlers.deps import Deps
 from handlers.capture import resume_fanouts, writer_for
 from handlers.posts import submit_post
 from storage import subscribers
+from storage.checkpoint import start_checkpointer
 from storage.db import open_database
 
 ANNOUNCEMENT = "Александр Лукашенко помиловал {n} осуждённых за преступления экстремистской направленности."
@@ -142,6 +144,8 @@ async def scenario(workdir: Path, args: argparse.Namespace, n_subscribers: int, 
     channel_ids = [2_000_000 + c for c in range(args.channels)]
     await add_subscribers(deps, n_subscribers, channel_ids)
     await resume_fanouts(deps)  # what bot/app.build_service does at start (it also compiles the filters)
+    await start_checkpointer(db)  # and background WAL checkpoints, as build_service starts them
+    settle_heap()  # as the service does before its tasks start
     sender, server = paced_sender(args.rate, args.rtt_ms / 1000)
     loop = DeliveryLoop(deps, {"telegram": sender}, idle_s=0.5)
     holder.append(loop)

@@ -24,49 +24,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from bot.models import Post
 from handlers.capture_post import Batch, Captured, Request, capture, resume
-from handlers.fanout import Fanout, expand, plan, subscriber_index
-from handlers.post_rules import PostResult
+from handlers.capture_steps import PLAN_BUDGET_S, SMALL_ROWS, Capture, FanoutSteps, _settle
+from handlers.fanout import Fanout
 from storage import capture as sql
 from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 100  # outbox rows per follow-up transaction: a few ms, the longest a new post waits
-PLAN_BUDGET_S = 0.005  # matching per planning transaction (fan-outs of <= SMALL_ROWS rows included)
-SMALL_ROWS = 100
 RETRY_S = 5.0  # after a failed fan-out chunk (its rows were rolled back; the intent stays)
 _KEY = "capture.writer"
+__all__ = ["CHUNK_ROWS", "PLAN_BUDGET_S", "RETRY_S", "SMALL_ROWS", "Capture", "CaptureWriter", "resume_fanouts",
+           "writer_for"]
 
 
-@dataclass
-class Capture:
-    request: Request
-    wake: Callable[[], None]
-    captured: asyncio.Future  # -> PostResult with the alerts queued inline
-    done: asyncio.Future  # -> PostResult with every alert and follow-up queued
-    first: PostResult | None = None  # the captured result, kept for `done`
-
-    def abandoned(self) -> bool:
-        return self.captured.cancelled() or self.done.cancelled()
-
-
-def _settle(fut: asyncio.Future, result: Any = None, error: BaseException | None = None) -> None:
-    if fut.done():
-        return
-    if error is not None:
-        fut.set_exception(error)
-        fut.exception()  # a caller awaits one of the two futures; the other must not log "never retrieved"
-    else:
-        fut.set_result(result)
-
-
-class CaptureWriter:
+class CaptureWriter(FanoutSteps):
     """One per Database (writer_for); its task runs only while there is work."""
 
     def __init__(self, db: Database, *, chunk_rows: int = CHUNK_ROWS, retry_s: float = RETRY_S):
@@ -84,10 +60,11 @@ class CaptureWriter:
         self._retry: asyncio.TimerHandle | None = None
         self._wake: Callable[[], None] = lambda: None
 
-    def submit(self, post: Post, deps, *, alert: bool = True, source: str = "live") -> Capture:
+    def submit(self, post: Post, deps, *, alert: bool = True, source: str = "live",
+               follow: tuple[int, int] | None = None) -> Capture:
         """Queue a (storable) post for the next capture transaction."""
         loop = asyncio.get_running_loop()
-        cap = Capture(Request(post, deps.detector, deps.clock(), alert, source), deps.wake,
+        cap = Capture(Request(post, deps.detector, deps.clock(), alert, source, follow), deps.wake,
                       loop.create_future(), loop.create_future())
         self._wake = deps.wake
         self._queue.append(cap)
@@ -240,85 +217,6 @@ class CaptureWriter:
                 woken.add(id(cap.wake))
                 cap.wake()
 
-    def _plannable(self) -> list[Fanout]:
-        """Unplanned intents whose post has no earlier unfinished intent, oldest first."""
-        blocked: set[tuple[int, int]] = set()
-        out = []
-        for fo, _ in self._fanouts:
-            key = (fo.post.channel_id, fo.post.message_id)
-            if fo.targets is None and key not in blocked:
-                out.append(fo)
-            blocked.add(key)
-        return out
-
-    async def _plan_next(self) -> None:
-        """Plan intents (and queue the small ones' rows) for up to PLAN_BUDGET_S."""
-        todo = self._plannable()
-        if not todo:
-            return
-        cache = self.db.cache
-
-        def job(conn: Any) -> list[tuple[Fanout, int, int, int]]:
-            index = subscriber_index(conn, cache)
-            out = []
-            deadline = time.monotonic() + PLAN_BUDGET_S
-            for fo in todo:
-                plan(conn, index, fo)
-                assert fo.targets is not None
-                small = len(fo.targets) - fo.position <= SMALL_ROWS
-                out.append((fo, *(expand(conn, fo, SMALL_ROWS) if small else (fo.position, 0, 0))))
-                if time.monotonic() > deadline:
-                    break
-            return out
-
-        try:
-            done = await self.db.write_job(job)
-        except Exception as e:
-            for fo in todo:
-                fo.targets = None  # rolled back: plan again
-            self._failed(e, todo[0])
-            return
-        for fo in todo[len(done):]:
-            fo.targets = None
-        for fo, position, alerts, followups in done:
-            self._progress(fo, position, alerts, followups)
-
-    async def _expand_next(self) -> None:
-        fo = next((fo for fo, _ in self._fanouts if fo.targets is not None), None)
-        if fo is None:
-            return
-        try:
-            position, alerts, followups = await self.db.write_job(lambda conn: expand(conn, fo, self.chunk_rows))
-        except Exception as e:
-            self._failed(e, fo)
-            return
-        self._progress(fo, position, alerts, followups)
-
-    def _failed(self, error: Exception, fo: Fanout) -> None:
-        self._hold(sql.translate(error, self.db.path),
-                   f"queuing the alerts of post {fo.post.channel_id}/{fo.post.message_id}")
-
-    def _progress(self, fo: Fanout, position: int, alerts: int, followups: int) -> None:
-        """Apply a committed plan/expansion step; wake delivery; settle a finished fan-out."""
-        if self._failing:
-            log.warning("alert fan-out resumed")
-            self._failing = False
-        fo.position, fo.alerts, fo.followups = position, fo.alerts + alerts, fo.followups + followups
-        i = next(i for i, (f, _) in enumerate(self._fanouts) if f is fo)
-        cap = self._fanouts[i][1]
-        if alerts or followups:
-            (cap.wake if cap is not None else self._wake)()
-        if fo.finished:
-            del self._fanouts[i]
-            if cap is not None:
-                _settle(cap.done, self._result(cap, fo))
-
-    @staticmethod
-    def _result(cap: Capture, fo: Fanout) -> PostResult:
-        first = cap.first
-        assert first is not None
-        return replace(first, alerts_queued=first.alerts_queued + fo.alerts,
-                       followups_queued=first.followups_queued + fo.followups)
 
 
 def writer_for(db: Database) -> CaptureWriter:

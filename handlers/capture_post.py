@@ -29,6 +29,9 @@ class Request:
     now: datetime
     alert: bool
     source: str
+    follow: tuple[int, int] | None = None  # a live post's id range: move the history cursor with it
+
+
 
 
 @dataclass
@@ -38,8 +41,19 @@ class Captured:
 
 
 def capture(conn: Any, req: Request, batch: "Batch") -> Captured:
-    """Store, detect and record the intent to alert about one post. Idempotent. Needs a transaction,
-    and batch.flush(conn) before it commits (the channel rows)."""
+    """Store, detect and record the intent to alert about one post; with req.follow, move the live
+    history cursor in the same transaction (storage.channel_sync.advance_if_contiguous). Idempotent.
+    Needs a transaction, and batch.flush(conn) before it commits (the channel rows)."""
+    if req.follow is None:
+        return _capture(conn, req, batch)
+    # First: the cursor's UPDATE is undone with the post's savepoint if anything below fails.
+    moved = sql.advance_live_cursor(conn, req.post.channel_id, *req.follow)
+    got = _capture(conn, req, batch)
+    got.result = replace(got.result, cursor_moved=moved)
+    return got
+
+
+def _capture(conn: Any, req: Request, batch: "Batch") -> Captured:
     post, now = req.post, iso(req.now)
     cid, mid = post.channel_id, post.message_id
     existing = sql.get_post(conn, cid, mid)

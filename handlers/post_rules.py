@@ -20,6 +20,7 @@ class PostResult:
     detection: Detection | None  # None when the text did not change
     alerts_queued: int = 0
     followups_queued: int = 0
+    cursor_moved: bool | None = None  # with follow=(first, last): whether the live history cursor moved
 
 
 def storable(post: Post) -> Post:

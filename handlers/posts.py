@@ -25,28 +25,33 @@ __all__ = ["PostResult", "alert_key", "handle_deletion", "handle_post", "is_stal
 log = logging.getLogger(__name__)
 
 
-async def handle_post(post: Post, deps: Deps, *, alert: bool = True, source: str = "live") -> PostResult:
+async def handle_post(post: Post, deps: Deps, *, alert: bool = True, source: str = "live",
+                      follow: tuple[int, int] | None = None) -> PostResult:
     """Store, detect and queue alerts for one post. Idempotent.
 
     Posts arriving together are committed together (handlers/capture.py: one transaction, each post
     isolated in a savepoint); returns once all of this post's alerts are queued.
     `alert=False` (imports, redetect) records detections without queueing anything.
+    `follow=(first_id, last_id)` (live posts) moves the channel's history cursor in the same
+    transaction when the ids follow it (result.cursor_moved).
     """
     if deps.db.joins_open_batch:
-        return await capture_in_open_batch(storable(post), deps, alert=alert, source=source)
-    return await submit_post(post, deps, alert=alert, source=source).done
+        return await capture_in_open_batch(storable(post), deps, alert=alert, source=source, follow=follow)
+    return await submit_post(post, deps, alert=alert, source=source, follow=follow).done
 
 
-def submit_post(post: Post, deps: Deps, *, alert: bool = True, source: str = "live") -> Capture:
+def submit_post(post: Post, deps: Deps, *, alert: bool = True, source: str = "live",
+                follow: tuple[int, int] | None = None) -> Capture:
     """handle_post in its two stages: await `.captured` for the post, its detection and its alerts
     (or their durable fan-out intent) committed, `.done` for every alert row queued as well."""
-    return writer_for(deps.db).submit(storable(post), deps, alert=alert, source=source)
+    return writer_for(deps.db).submit(storable(post), deps, alert=alert, source=source, follow=follow)
 
 
-async def capture_in_open_batch(post: Post, deps: Deps, *, alert: bool, source: str) -> PostResult:
+async def capture_in_open_batch(post: Post, deps: Deps, *, alert: bool, source: str,
+                                follow: tuple[int, int] | None = None) -> PostResult:
     """handle_post inside a transaction the caller holds (storage.direct's batch()): everything,
     fan-out included, in that transaction; an error propagates and the caller's batch rolls back."""
-    request = Request(post, deps.detector, deps.clock(), alert, source)
+    request = Request(post, deps.detector, deps.clock(), alert, source, follow)
     cache = deps.db.cache
 
     def job(conn) -> PostResult:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from bot.models import Detection, Post, Subscriber, Subscription
-from storage import detections, posts
+from storage import channel_sync, detections, posts
 from storage.bot_queries import SUPERSEDE_WHERE, supersede_args
 from storage.db import _error
 from storage.subscribers import _subscriber, _subscription
@@ -79,6 +79,12 @@ def add_version(conn: Conn, post: Post, version: int, now: str) -> None:
 
 def touch(conn: Conn, post: Post) -> None:
     conn.execute(posts._TOUCH_SQL, posts._touch_row(post))
+
+
+def advance_live_cursor(conn: Conn, channel_id: int, first_id: int, last_id: int) -> bool:
+    """storage.channel_sync.advance_if_contiguous."""
+    cur = conn.execute(channel_sync.ADVANCE_IF_CONTIGUOUS_SQL, (last_id, channel_id, first_id, last_id))
+    return cur.rowcount > 0
 
 
 def advance_channels(conn: Conn, reached: list[tuple[int, int, str, str]]) -> None:

@@ -55,14 +55,14 @@ async def set_cursor(db: Database, channel_id: int, cursor_id: int, now: datetim
     )
 
 
+ADVANCE_IF_CONTIGUOUS_SQL = """UPDATE channel_sync SET history_cursor_id = ?
+           WHERE channel_id = ? AND history_cursor_id >= ? - 1 AND history_cursor_id < ?"""
+
+
 async def advance_if_contiguous(db: Database, channel_id: int, first_id: int, last_id: int) -> bool:
     """A live post [first_id..last_id] right after the cursor moves it; a hole leaves it for the
     history pass. True when it moved. Needs a transaction."""
-    n = await db.execute_rowcount(
-        """UPDATE channel_sync SET history_cursor_id = ?
-           WHERE channel_id = ? AND history_cursor_id >= ? - 1 AND history_cursor_id < ?""",
-        (last_id, channel_id, first_id, last_id),
-    )
+    n = await db.execute_rowcount(ADVANCE_IF_CONTIGUOUS_SQL, (last_id, channel_id, first_id, last_id))
     return n > 0
 
 

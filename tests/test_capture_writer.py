@@ -224,3 +224,29 @@ async def test_inside_an_import_batch_everything_joins_the_batch(tmp_path, detec
         assert await count(db, "SELECT count(*) FROM outbox") == MANY
     finally:
         await db.close()
+
+
+async def test_a_live_post_moves_the_history_cursor_with_its_capture_or_not_at_all(deps, monkeypatch):
+    from bot.models import Channel
+    from storage import channel_sync, channels
+
+    async with deps.db.transaction():
+        await channels.upsert(deps.db, Channel(1001, username="pul_pervogo"), deps.clock())
+        await channel_sync.set_cursor(deps.db, 1001, 9, deps.clock(), history=False)
+
+    async def cursor() -> int:
+        return (await channel_sync.get(deps.db, 1001)).history_cursor_id
+
+    assert (await handle_post(make_post(10, NEWS), deps, follow=(10, 10))).cursor_moved is True
+    assert (await handle_post(make_post(10, NEWS), deps, follow=(10, 10))).cursor_moved is False  # replayed
+    assert (await handle_post(make_post(12, NEWS), deps, follow=(12, 12))).cursor_moved is False  # 11 missing
+    assert await cursor() == 10
+    assert (await handle_post(make_post(11, NEWS), deps)).cursor_moved is None  # history pass: no follow
+
+    def broken(*args):
+        raise ValueError("bug")
+
+    monkeypatch.setattr(sc, "insert_post", broken)
+    with pytest.raises(ValueError):
+        await handle_post(make_post(13, NEWS), deps, follow=(11, 13))
+    assert await cursor() == 10  # the cursor's UPDATE was undone with the failed post

@@ -24,10 +24,11 @@ async def with_stored_album(post: Post, deps: Deps) -> Post:
     return merge_with_stored(stored.post, post)
 
 
-async def ingest(post: Post, deps: Deps, *, source: str, alert: bool = True) -> PostResult:
-    """Store one (album-combined) post through handle_post. Idempotent."""
+async def ingest(post: Post, deps: Deps, *, source: str, alert: bool = True,
+                 follow: tuple[int, int] | None = None) -> PostResult:
+    """Store one (album-combined) post through handle_post (follow: handle_post's). Idempotent."""
     post = await with_stored_album(post, deps)
-    return await handle_post(post, deps, alert=alert, source=source)
+    return await handle_post(post, deps, alert=alert, source=source, follow=follow)
 
 
 def id_range(post: Post) -> tuple[int, int]:

@@ -87,14 +87,18 @@ class LiveReader:
         return await retry_busy(call, sleep=self.retry_sleep)
 
     async def _capture(self, post, *, edited: bool = False) -> None:
-        await self._retrying(lambda: ingest(post, self.deps, source="live"))
-        if not edited:
-            first, last = id_range(post)
-            await self._follow(post.channel_id, first, last)
+        # A new post moves the history cursor in its own capture transaction (no second one per post).
+        follow = None if edited else id_range(post)
+        result = await self._retrying(lambda: ingest(post, self.deps, source="live", follow=follow))
+        if follow is not None and not result.cursor_moved:
+            await self._gap(post.channel_id, follow[0])
 
     async def _follow(self, channel_id: int, first: int, last: int) -> None:
-        if await self._retrying(lambda: advance_live_cursor(self.deps, channel_id, first, last)):
-            return
+        if not await self._retrying(lambda: advance_live_cursor(self.deps, channel_id, first, last)):
+            await self._gap(channel_id, first)
+
+    async def _gap(self, channel_id: int, first: int) -> None:
+        """A live id that did not move the cursor: log a hole once, and kick the history pass."""
         st = await channel_sync.get(self.deps.db, channel_id)
         if st is not None and first > st.history_cursor_id + 1:
             key = (channel_id, st.history_cursor_id)

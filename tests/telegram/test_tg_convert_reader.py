@@ -119,6 +119,21 @@ async def test_live_gap_is_logged_once_and_kicks_history(deps, vt, caplog):
     assert (await channel_sync.get(deps.db, CID)).history_cursor_id == 9  # left for the history pass
 
 
+async def test_live_posts_arriving_together_move_the_cursor_in_their_capture_transaction(deps, vt):
+    import asyncio
+
+    from handlers.capture import writer_for
+
+    r, gaps = await _reader(deps, vt)
+    writer = writer_for(deps.db)
+    before = len(writer.batch_sizes)
+    await asyncio.gather(*(r.on_update(types.UpdateNewChannelMessage(msg(CID, i, "news"), pts=i, pts_count=1))
+                           for i in (10, 11, 12)))
+    assert writer.batch_sizes[before:] == [3]  # one transaction: posts and cursor, none per post after it
+    assert (await channel_sync.get(deps.db, CID)).history_cursor_id == 12
+    assert gaps == []
+
+
 async def test_unwatched_channels_are_ignored(deps, vt):
     r, _ = await _reader(deps, vt)
     await r.on_update(types.UpdateNewChannelMessage(msg(555, 1, "Президент помиловал"), pts=1, pts_count=1))

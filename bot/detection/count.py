@@ -15,9 +15,23 @@ MIN_SCORE = 3.0  # a number must be tied to a trigger or to a noun for people
 COUNT_FOLLOW = {"amnesty": 3}  # sentences after the event read for the count, by label (default 0)
 
 
-def count_sentences(norm: Normalized, hits: list, label: str) -> list[int]:
+def count_sentences(norm: Normalized, hits: list, label: str, rs: RuleSet | None = None) -> list[int]:
     """Where the count is read: the event sentences (and, for an amnesty, three more)."""
-    return event_sentences(norm, hits, follow=COUNT_FOLLOW.get(label, 0))
+    scope = event_sentences(norm, hits, follow=COUNT_FOLLOW.get(label, 0))
+    return with_reach(rs, norm, hits, scope) if rs is not None else scope
+
+
+def with_reach(rs: RuleSet, norm: Normalized, hits: list, scope: list[int]) -> list[int]:
+    """The scope plus a sentence right after a trigger sentence that states the decree's reach:
+    "Подписан указ о помиловании. Милость ... распространяется на 27 человек"."""
+    sents, words = norm.sentences, None
+    extra = []
+    for s in hit_sentences(norm, hits):
+        if s + 1 < len(sents) and s + 1 not in scope and sents[s + 1].last > sents[s + 1].first:
+            words = words or [t.text for t in norm.tokens]
+            if rs.phrase_in("fact_reach", words, sents[s + 1].first, sents[s + 1].last):
+                extra.append(s + 1)
+    return sorted(set(scope) | set(extra)) if extra else scope
 
 
 def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: list, label: str,
@@ -28,7 +42,7 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
         return None, None
     toks = norm.tokens
     words = [t.text for t in toks]
-    scope = set(count_sentences(norm, hits, label) if scope_sents is None else scope_sents)
+    scope = set(count_sentences(norm, hits, label, rs) if scope_sents is None else scope_sents)
     hit_sents = set(hit_sentences(norm, hits))
     first_hit_sent = min(hit_sents)
     best: tuple[float, Number, bool] | None = None
@@ -155,6 +169,10 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score += 2.0  # the amnesty's reach, stated after the lead ("затронет 7 850 осуждённых")
     if _clause_has(rs, norm, words, i, "fact_total", memo):
         score -= 3.0
+    if _clause_has(rs, norm, words, i, "fact_background", memo):
+        return None  # "until all 1,100+ political prisoners are home": those still held
+    if sent not in hit_sents and _clause_has(rs, norm, words, i, "fact_reach", memo):
+        score += 3.0  # the decree's reach stated in the sentence after it
     if label == "exchange" and _after_other_side(rs, norm, words, i):
         score -= 5.0
     approx = any(rs.phrase_at("fact_approx", words, k) for k in range(max(0, i - 2), i)

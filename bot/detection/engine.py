@@ -260,7 +260,8 @@ class Detector:
         event = [h for h in active if h.label in builtin]
         # The event sentences are worked out once; each fact reads them with its own follow-up.
         event_sents = event_sentences(norm, event)
-        count_scope = widen(norm, event, event_sents, count_mod.COUNT_FOLLOW.get(label, 0))
+        count_scope = count_mod.with_reach(rs, norm, event,
+                                           widen(norm, event, event_sents, count_mod.COUNT_FOLLOW.get(label, 0)))
         numbers = parse_numbers(norm, count_scope)
         names = names_mod.extract_names(rs, norm, event, event_sents)
         hit_sents = {norm.tokens[h.first].sent for h in event}

@@ -138,15 +138,27 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
     for s in sentences:
         sent = norm.sentences[s]
         last_end = -10
+        failed = (-10, -10)
         for a, b in _runs(norm, sent.first, sent.last):
             if b - a == 1 and _list_detail(rs, norm, words, a, b):
                 continue  # "▪️ Ганна Раманчук, Баранавічы": the town after the name in a list line
-            coordinated = a == last_end + 1 and words[last_end] in ("и", "and") or \
+            coordinated = a == last_end + 1 and words[last_end] in _AND or \
                 (a == last_end and "," in norm.original[toks[a - 1].end:toks[a].start])
             name = _validate(rs, norm, words, a, b, sent.first, coordinated)
+            pair = not coordinated and 2 <= b - a <= 3 and a == failed[1] + 1 and words[failed[1]] in _AND
+            if pair and not name and _surnamish(rs, words[b - 1]) and _surnamish(rs, words[failed[1] - 1]):
+                name = _validate(rs, norm, words, a, b, sent.first, True)  # "Зміцера Шаўчука і Надзею Ражкову"
+            if name and pair:
+                # "Ярослава Мельникова и Ольгу Гринкевич": the first of a pair of names, each of
+                # two or three words, when the second is a name
+                first = _validate(rs, norm, words, failed[0], failed[1], sent.first, True)
+                if first:
+                    out.append(first)
             if name:
                 out.append(name)
                 last_end = b
+            elif 2 <= b - a <= 3:
+                failed = (a, b)
     if not out and hits:
         out = _next_sentence_names(rs, norm, words, sentences)
     if not out and hits:
@@ -172,14 +184,15 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         # "деревни Большие Ляды Прокоп Жук": the place, then the person, described before the place
         coordinated = coordinated or _described(rs, norm, words, a - 1)
         a = b - 2
-    bullet = 2 <= b - a <= 3 and _list_item(norm, a, b)
+    bullet = 2 <= b - a <= 3 and (_list_item(norm, a, b) or _apposed(norm, b))
     # A capitalised sentence opener is an ordinary word unless it is a known first name, the
     # lone surname of a coordinated pair ("Кузнечик и Мовшук ...") or opens a list item.
     if a < b and _opens_sentence(norm, a) and not lex("first_name", words[a]) and not bullet:
-        coordinated = b - a == 1 and b + 1 < len(words) and words[b] in ("и", "and") and toks[b + 1].cap \
+        lone_pair = b - a == 1 and b + 1 < len(words) and words[b] in ("и", "and") and toks[b + 1].cap \
             and toks[b + 1].sent == toks[a].sent
-        if not coordinated:
+        if not lone_pair:
             a += 1
+        coordinated = coordinated or lone_pair
     skipped_geo = lookalike = False
     while a < b and (_is_geo(rs, words[a]) or lex("name_official", words[a]) or lex("name_role", words[a])):
         if skipped_geo and b - a <= 2 and not lex("name_official", words[a]) and not lex("name_role", words[a]):
@@ -236,6 +249,7 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
     return Name(text[s:e], s, e)
 
 
+_AND = ("и", "і", "and")
 _DESCRIPTORS = ("person", "prisoner", "demonym_all", "name_descriptor")
 # Relational adjectives in an oblique case (-ного, -нага, -ной, -ных, -ального...): organisation names.
 # A vowel before the н is a possessive surname (Бабарикиной, Пушкиным), not an adjective.
@@ -294,6 +308,16 @@ def _list_item(norm: Normalized, a: int, b: int) -> bool:
     return not tail or tail.startswith(_ITEM_END)
 
 
+_APPOSED = re.compile(r"\s*(,\s*\d{1,2}\s*,|\(\s*[^\W\d_][^()\n]{0,40}\))")
+
+
+def _apposed(norm: Normalized, b: int) -> bool:
+    """A person's details right after the run: an age ("Kenji Morimoto, 56, was detained") or a home
+    town in parentheses ("Олега Бардина (Пинск)")."""
+    end = norm.tokens[b - 1].end
+    return bool(_APPOSED.match(norm.original, end, end + 48))
+
+
 def _opens_sentence(norm: Normalized, i: int) -> bool:
     """First word of its sentence, possibly after quotes, bullets or emoji."""
     toks = norm.tokens
@@ -307,17 +331,23 @@ def _is_geo(rs: RuleSet, word: str) -> bool:
 def _next_sentence_names(rs: RuleSet, norm: Normalized, words: list[str], sentences: list[int]) -> list[Name]:
     """"Помилован гражданин Японии. ... это 48-летний Хироси Ямада": a described name in the sentence
     right after the event, when the event sentence names nobody."""
-    out = []
+    out, shaped = [], []
     for s in sorted({s + 1 for s in sentences} - set(sentences)):
         if s >= len(norm.sentences):
             continue
         sent = norm.sentences[s]
         for a, b in _runs(norm, sent.first, sent.last):
-            if 2 <= b - a <= 3 and _described(rs, norm, words, a):
+            if 2 <= b - a <= 3 and _apposed(norm, b):
+                # "... has been pardoned. Kenji Morimoto, 56, was detained ...": an age or a town
+                # marks the person the sentence is about
+                name = _validate(rs, norm, words, a, b, sent.first)
+                if name:
+                    shaped.append(name)
+            elif 2 <= b - a <= 3 and _described(rs, norm, words, a):
                 name = _validate(rs, norm, words, a, b, sent.first)
                 if name:
                     out.append(name)
-    return out[:1]
+    return shaped or out[:1]
 
 
 def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> list[Name]:

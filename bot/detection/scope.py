@@ -15,7 +15,8 @@ _AMONG = {"среди", "сярод", "among", "including", "это", "гета"
 # "Their names:", "Вось іх імёны:" — a list of the freed people follows even when this sentence has no trigger.
 _NAMES_OF = {"имена", "имены", "имен", "фамилии", "прозвишчы", "names", "identities"}
 _AMONG_PAIRS = {("в", "их"), ("в", "том"), ("у", "тым"), ("у", "их"), ("in", "their"), ("their", "names"),
-                ("их", "имена"), ("их", "имёны")}
+                ("их", "имена"), ("их", "имёны"), ("they", "include"), ("they", "included"), ("those", "include"),
+                ("these", "include")}
 
 
 # A sentence opening with a bare noun for the person continues the named person before it:
@@ -31,7 +32,11 @@ def _names_intro(norm: Normalized, k: int) -> bool:
     if sent.last <= sent.first:
         return False
     end = toks[sent.last - 1].end
-    return ":" in norm.original[end:end + 4] and any(toks[i].text in _NAMES_OF for i in range(sent.first, sent.last))
+    if ":" in norm.original[end:end + 4]:
+        return any(toks[i].text in _NAMES_OF for i in range(sent.first, sent.last))
+    # "удалось установить имена троих из них: A (Витебск), B (Пинск)" — the list inside the sentence
+    i = next((i for i in range(sent.first, min(sent.first + 12, sent.last - 1)) if toks[i].text in _NAMES_OF), None)
+    return i is not None and ":" in norm.original[toks[i].end:toks[min(i + 5, sent.last - 1)].start]
 
 
 def _anaphor(norm: Normalized, first: int, last: int) -> bool:
@@ -59,6 +64,7 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
     # Only the sentence right after an event sentence can announce its names ("... freed. Their names:").
     intros = [k for k in {s + 1 for s in base} if k < len(sents) and k not in out and _names_intro(norm, k)] \
         if ":" in text else []
+    out.update(intros)
     for s in base + intros:
         sent = sents[s]
         if sent.last <= sent.first:

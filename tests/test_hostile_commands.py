@@ -46,6 +46,7 @@ async def check(msg: IncomingMessage, deps) -> None:
 @example(msg=IncomingMessage(chat_id=1, text="/start", user_id=1))
 @example(msg=IncomingMessage(chat_id=1, text="/stop", user_id=1))
 @example(msg=IncomingMessage(chat_id=1, text="/" + "x" * 10_000, user_id=1))
+@example(msg=IncomingMessage(chat_id=777, text="/invite ", user_id=777))  # an operator's reply has <code>
 async def test_any_command_from_anyone_gets_replies(msg, deps):
     await check(msg, deps)
 

@@ -96,13 +96,15 @@ async def run_demo(settings: Settings, replay: Path, db_path: Path, senders: Map
     try:
         async with svc.db.transaction():
             await subscribers.upsert(svc.db, "console", "demo-journalist", utcnow(), display_name="Demo journalist")
-        runner = asyncio.create_task(svc.loop.run())
         n = 0
+        # Each event is delivered before the next one arrives, as in a channel where posts are
+        # minutes apart: the output is the same on every run, and an edit of an alerted post
+        # shows as a follow-up (a still-queued alert would just render the newest text).
         for ev in read_replay(replay):
             await apply_event(ev, svc.deps)
+            await svc.loop.drain()
             n += 1
-        svc.loop.stop(math.inf)
-        await runner
+        await svc.loop.drain()
         db = svc.db
         return DemoSummary(
             events=n,

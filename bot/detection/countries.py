@@ -7,6 +7,8 @@ Pure functions; the country table lives in config/rules.toml ([country.*]).
 
 from __future__ import annotations
 
+from functools import partial
+
 from bot.detection.normalize import Normalized, fold_term
 from bot.detection.rules import RuleSet
 from bot.detection.scope import event_sentences
@@ -58,13 +60,7 @@ def _index(rs: RuleSet) -> tuple[dict, tuple[int, ...]]:
 
 
 def _candidates(rs: RuleSet, word: str) -> list:
-    memo = rs.cache.setdefault("country_candidates", {})
-    got = memo.get(word)
-    if got is None:
-        if len(memo) >= 200_000:
-            memo.clear()
-        got = memo[word] = _candidates_uncached(rs, word)
-    return got
+    return rs.memo("country_candidates", partial(_candidates_uncached, rs), 200_000)[word]
 
 
 def _candidates_uncached(rs: RuleSet, word: str) -> list:
@@ -102,7 +98,7 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
     words = [t.text for t in toks]
     out: dict[str, tuple[int, int]] = {}
     home = next((c for c, spec in rs.countries.items() if spec.get("home")), None)
-    skip = rs.cache.setdefault("country_skip", {})
+    skip = rs.memo("country_skip", partial(_skippable, rs), 100_000)
     for s in event_sentences(norm, hits, follow=FOLLOW) if sentences is None else sentences:
         sent = norm.sentences[s]
         cue_at = None
@@ -110,10 +106,7 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
         i = sent.first
         while i < sent.last:
             w = words[i]
-            skipped = skip.get(w)
-            if skipped is None:
-                skipped = _skippable(rs, skip, w)
-            if skipped:
+            if skip[w]:
                 i += 1  # fast path: a word that is no cue and starts no country form
                 continue
             is_cue = w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)
@@ -154,14 +147,9 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
     return [(c, span) for c, span in out.items()]
 
 
-def _skippable(rs: RuleSet, skip: dict, w: str) -> bool:
+def _skippable(rs: RuleSet, w: str) -> bool:
     """Neither a citizenship cue nor the start of any country form (memoised per word)."""
-    got = skip.get(w)
-    if got is None:
-        if len(skip) >= 100_000:
-            skip.clear()
-        got = skip[w] = not (w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)) and _candidates(rs, w) == []
-    return got
+    return not (w.startswith(_CUE_STEMS) and not w.startswith(_NOT_CUE)) and _candidates(rs, w) == []
 
 
 def _add(out: dict, country: str, span: tuple[int, int]) -> None:

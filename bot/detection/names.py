@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from bot.detection.normalize import Normalized
 from bot.detection.numbers import word_value
@@ -92,13 +92,7 @@ def name_key(text: str) -> str:
 
 # ── extraction ─────────────────────────────────────────────────────────────────────────────
 def _surnamish(rs: RuleSet, word: str) -> bool:
-    memo = rs.cache.setdefault("surnamish", {})
-    got = memo.get(word)
-    if got is None:
-        if len(memo) >= 100_000:
-            memo.clear()
-        got = memo[word] = _surnamish_uncached(rs, word)
-    return got
+    return rs.memo("surnamish", partial(_surnamish_uncached, rs), 100_000)[word]
 
 
 def _surnamish_uncached(rs: RuleSet, word: str) -> bool:

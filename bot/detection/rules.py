@@ -14,9 +14,12 @@ import hashlib
 import re
 import tomllib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bot.detection.normalize import fold_term
 from bot.errors import ConfigError
@@ -81,7 +84,7 @@ class RuleSet:
     prefix_lengths: tuple[int, ...] = ()
     starts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # first element -> seq ids
     cache: dict = field(default_factory=dict)  # derived tables built lazily by fact extractors
-    lexicon_memos: dict = field(default_factory=dict)  # lexicon name -> _LexiconMemo (see in_lexicon)
+    lexicon_memos: dict = field(default_factory=dict)  # lexicon name -> BoundedMemo (see in_lexicon)
     word_cache: dict = field(default_factory=dict)  # word -> element ids (bounded, see rules.py)
     # A regex that must match somewhere in a post for any trigger to match (None: always run).
     prefilter: re.Pattern | None = None
@@ -128,8 +131,15 @@ class RuleSet:
         """Whether a folded word matches a one-word entry (exact or stem*) of a lexicon."""
         memo = self.lexicon_memos.get(name)
         if memo is None:
-            memo = self.lexicon_memos[name] = _LexiconMemo(self, name)
+            memo = self.lexicon_memos[name] = BoundedMemo(partial(self._in_lexicon, name), 50_000)
         return memo[word]
+
+    def memo(self, name: str, fn: Callable[[Any], Any], cap: int) -> BoundedMemo:
+        """The rule set's bounded memo `name` of fn (created on first use; see BoundedMemo)."""
+        got = self.cache.get(name)
+        if got is None:
+            got = self.cache[name] = BoundedMemo(fn, cap)
+        return got
 
     def _in_lexicon(self, name: str, word: str) -> bool:
         exact, _, by_stem, lengths = self._lex_index(name)
@@ -184,18 +194,21 @@ class RuleSet:
         return best
 
 
-class _LexiconMemo(dict):
-    """word -> RuleSet._in_lexicon(name, word), computed on first use (bounded, then cleared)."""
+class BoundedMemo(dict):
+    """key -> fn(key), computed on first use and kept; cleared when it holds `cap` entries, so
+    hostile text (endless distinct words) cannot grow it without bound. A hit is a plain dict lookup."""
 
-    def __init__(self, rs: RuleSet, name: str):
+    __slots__ = ("fn", "cap")
+
+    def __init__(self, fn: Callable[[Any], Any], cap: int):
         super().__init__()
-        self.rs, self.name = rs, name
+        self.fn, self.cap = fn, cap
 
-    def __missing__(self, word: str) -> bool:
-        if len(self) >= 50_000:
+    def __missing__(self, key: Any) -> Any:
+        if len(self) >= self.cap:
             self.clear()
-        hit = self[word] = self.rs._in_lexicon(self.name, word)
-        return hit
+        value = self[key] = self.fn(key)
+        return value
 
 
 def _err(message: str) -> ConfigError:

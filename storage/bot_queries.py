@@ -6,24 +6,8 @@ import json
 from datetime import datetime
 from sqlite3 import Row
 
-from bot.models import Subscriber, Subscription
 from bot.timeutil import iso
 from storage.db import Database
-from storage.subscribers import _subscriber, _subscription, cached
-
-
-async def receiving_with_filters(db: Database) -> list[tuple[Subscriber, Subscription]]:
-    """Subscribers a new post may concern: active ones, and paused ones (their alerts are held).
-    Cached per connection until a subscriber or subscription changes (storage.subscribers.cached)."""
-    async def load() -> list[tuple[Subscriber, Subscription]]:
-        rows = await db.fetchall(
-            """SELECT s.*, f.labels, f.channel_ids, f.min_confidence, f.terms, f.mode, f.digest_hour, f.timezone
-               FROM subscribers s JOIN subscriptions f USING (subscriber_id)
-               WHERE s.status IN ('active', 'paused') ORDER BY s.subscriber_id"""
-        )
-        return [(_subscriber(r), _subscription(r)) for r in rows]
-
-    return await cached(db, "receiving_with_filters", load)
 
 
 async def set_display_name(db: Database, subscriber_id: int, name: str | None) -> None:
@@ -193,17 +177,6 @@ async def destination_failures(db: Database) -> list[Row]:
            FROM subscribers s JOIN outbox o USING (subscriber_id)
            WHERE s.status IN ('active', 'paused') AND o.kind != 'notice'
            GROUP BY s.subscriber_id"""
-    )
-
-
-async def recent_positive(db: Database, limit: int) -> list[Row]:
-    """Latest posts whose current detection is positive, newest first."""
-    return await db.fetchall(
-        """SELECT p.channel_id, p.message_id FROM posts p
-           JOIN detections d ON d.detection_id = (
-             SELECT max(detection_id) FROM detections x WHERE x.channel_id = p.channel_id AND x.message_id = p.message_id)
-           WHERE d.label != 'none' ORDER BY p.posted_at DESC LIMIT ?""",
-        (limit,),
     )
 
 

@@ -140,7 +140,8 @@ def subscription_generation(conn: Conn) -> int | None:
 
 
 def receiving(conn: Conn) -> list[tuple[Subscriber, Subscription]]:
-    """storage.bot_queries.receiving_with_filters: active and paused subscribers with their filters."""
+    """Subscribers a new post may concern: active ones, and paused ones (their alerts are held), with
+    their filters (compiled once per subscription generation by handlers.fanout)."""
     rows = conn.execute(
         """SELECT s.*, f.labels, f.channel_ids, f.min_confidence, f.terms, f.mode, f.digest_hour, f.timezone
            FROM subscribers s JOIN subscriptions f USING (subscriber_id)

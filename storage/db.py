@@ -61,7 +61,7 @@ class Database:
         self.path = path
         self._write_lock = asyncio.Lock()
         self._in_tx = False
-        # Per-connection caches owned by the table modules (e.g. subscribers.active_with_filters).
+        # Per-connection caches owned by the table modules (e.g. the capture writer, handlers.fanout's compiled filters).
         self.cache: dict[str, Any] = {}
         # Awaited by close() before the connection closes (e.g. the capture writer finishing its job).
         self._before_close: list[Callable[[], Awaitable[None]]] = []

@@ -60,26 +60,6 @@ async def enqueue(
     return n > 0
 
 
-async def enqueue_many(db: Database, rows: list[dict], now: datetime) -> int:
-    """`enqueue` for many rows in one statement (keys as enqueue's arguments, `status` and `due_at`
-    optional); returns how many were added (existing (subscriber, dedupe_key) pairs are skipped).
-    Needs a transaction."""
-    if not rows:
-        return 0
-    at = iso(now)
-    return await db.executemany(
-        """INSERT OR IGNORE INTO outbox(subscriber_id, destination, kind, dedupe_key, channel_id, message_id,
-             detection_id, payload, random_id, status, next_attempt_at, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        [
-            (r["subscriber_id"], r["destination"], r["kind"], r["dedupe_key"], r.get("channel_id"), r.get("message_id"),
-             r.get("detection_id"), r.get("payload"), new_random_id(), r.get("status") or "pending",
-             iso(r["due_at"]) if r.get("due_at") else at, at)
-            for r in rows
-        ],
-    )
-
-
 async def due(db: Database, now: datetime, limit: int) -> list[OutboxItem]:
     rows = await db.fetchall(
         """SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?

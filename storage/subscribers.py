@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from sqlite3 import Row
-from typing import Awaitable, Callable
 
 from bot.models import Subscriber, Subscription
 from bot.timeutil import iso, parse_iso
@@ -88,34 +87,6 @@ async def save_subscription(db: Database, s: Subscription) -> None:
 async def subscription(db: Database, subscriber_id: int) -> Subscription:
     r = await db.fetchone("SELECT * FROM subscriptions WHERE subscriber_id = ?", (subscriber_id,))
     return _subscription(r) if r else Subscription(subscriber_id)
-
-
-async def cached(db: Database, key: str, load: Callable[[], Awaitable[list]]) -> list:
-    """`load()` once per subscription generation: triggers (migration 0700) change the generation on
-    every write to subscribers or subscriptions, from any process, so a hit is never stale. Inside a
-    transaction the generation includes its own uncommitted writes; generations are random, so a
-    rolled-back one is never reused by a later change."""
-    generation = await db.fetchval("SELECT generation FROM cache_generations WHERE name = 'subscriptions'")
-    hit = db.cache.get(key)
-    if hit is not None and generation is not None and hit[0] == generation:
-        return list(hit[1])
-    result = await load()
-    if generation is not None:
-        db.cache[key] = (generation, tuple(result))
-    return result
-
-
-async def active_with_filters(db: Database) -> list[tuple[Subscriber, Subscription]]:
-    """Active subscribers with their filters (cached until a subscriber or subscription changes)."""
-    async def load() -> list[tuple[Subscriber, Subscription]]:
-        rows = await db.fetchall(
-            """SELECT s.*, f.labels, f.channel_ids, f.min_confidence, f.terms, f.mode, f.digest_hour, f.timezone
-               FROM subscribers s JOIN subscriptions f USING (subscriber_id)
-               WHERE s.status = 'active' ORDER BY s.subscriber_id"""
-        )
-        return [(_subscriber(r), _subscription(r)) for r in rows]
-
-    return await cached(db, "active_with_filters", load)
 
 
 async def delete(db: Database, subscriber_id: int) -> None:

@@ -18,21 +18,15 @@ import queue
 import sqlite3
 import threading
 from operator import itemgetter
-from pathlib import Path
 from typing import Any, AsyncIterator, Iterator, Sequence
 
 from bot.errors import StorageError
 from storage.db import _explain
+from storage.export_chunks import connect_ro
 from storage.research import ArchiveFilters, export_sql
 
 QUEUED = 3
 _DONE = object()
-
-
-def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    return conn
 
 
 def read_sorted(conn: sqlite3.Connection, sql: str, params: Sequence[Any], order: tuple[int, ...], posted_at: int,
@@ -73,7 +67,7 @@ def _read(path: str, sql: str, params: Sequence[Any], order: tuple[int, ...], po
 
     conn = None
     try:
-        conn = _connect(path)
+        conn = connect_ro(path)
         for rows in read_sorted(conn, sql, params, order, posted_at, batch):
             put(rows)
             if stop.is_set():

@@ -130,8 +130,9 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
     if prev in ("№", "no", "номер", "статья", "article", "ст", "part", "ч"):
         return None
     if i > 0 and toks[i - 1].cap and text[toks[i - 1].end:start].strip() in (",", "(") \
-            and text[toks[j - 1].end:toks[j - 1].end + 2].strip(" \u00a0")[:1] in ("", "\n", ")", ";"):
-        return None  # "• Aliaksandr Kavalchuk, 58": an age after a name in a list line
+            and text[toks[j - 1].end:toks[j - 1].end + 2].strip(" \u00a0")[:1] in ("", "\n", ")", ";", ",") \
+            and not (nxt and _people_noun(rs, nxt)):
+        return None  # "• Aliaksandr Kavalchuk, 58", "freed Mark Holloway, 63, in exchange": an age after a name
     score = 0.0
     if any(toks[h.first].clause == toks[i].clause for h in hits):
         score += 1.0
@@ -143,7 +144,9 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         score += 2.0
     elif dist <= 6:
         score += 0.5
-    if any(lex("person", w) or lex("prisoner", w) or lex("demonym_all", w) for w in (nxt, nxt2) if w):
+    # Collective numerals count people whatever noun follows: "Троих фигурантов дела отпустили", "траіх супрацоўнікаў".
+    collective = num.word and words[i].startswith(_COLLECTIVE) and not words[i].startswith("четверг")
+    if collective or any(lex("person", w) or lex("prisoner", w) or lex("demonym_all", w) for w in (nxt, nxt2) if w):
         score += 2.0
         if sent in hit_sents and not _clause_has(rs, norm, words, i, "other_event", memo):
             score += 1.0  # "Five foreigners, ..., left Belarus": the subject of the event sentence
@@ -179,6 +182,12 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
                  if toks[k].clause == toks[i].clause
                  and not (words[k] == "over" and k > 0 and lex("phrasal_over", words[k - 1])))
     return score, approx
+
+
+# Collective numerals (folded: ё→е, і→и) name people only: двое/троих/пятеро, дваіх/траіх/чацвёра/пяцярых.
+_COLLECTIVE = ("двое", "двоих", "двоим", "трое", "троих", "троим", "четверо", "четвер", "пятер", "шестер",
+               "семер", "восьмер", "девятер", "десятер", "дваих", "траих", "чацвер", "чацвяр", "пяцер", "пяцяр",
+               "шасцер", "шасцяр", "сямер", "сямяр", "васьмер", "дзесяцер")
 
 
 def _people_noun(rs: RuleSet, word: str) -> bool:

@@ -175,10 +175,12 @@ def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
                 w = toks[j].text
                 if w in _WORDS:
                     v = _WORDS[w]
+                    if j > i and text[toks[j - 1].end:toks[j].start].strip(" \u00a0-"):
+                        break  # "четверых — троих", "two, three": punctuation parts two numbers
                     if v == 100 and w == "hundred":
                         current = max(current, 1) * 100
-                    elif current and v >= current:  # "three two" is two numbers
-                        break
+                    elif current and (v >= current or not (current % 100 == 0 and v < 100 or current % 10 == 0 and v < 10)):
+                        break  # "three two", "четверых троих" are two numbers; "двадцать три" is one
                     else:
                         current += v
                 elif w == "and" and current >= 100 and j + 1 < n and toks[j + 1].text in _WORDS:

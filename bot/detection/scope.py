@@ -16,7 +16,7 @@ _AMONG = {"среди", "сярод", "among", "including", "это", "гета"
 _NAMES_OF = {"имена", "имены", "имен", "фамилии", "прозвишчы", "names", "identities"}
 _AMONG_PAIRS = {("в", "их"), ("в", "том"), ("у", "тым"), ("у", "их"), ("in", "their"), ("their", "names"),
                 ("их", "имена"), ("их", "имёны"), ("they", "include"), ("they", "included"), ("those", "include"),
-                ("these", "include")}
+                ("these", "include"), ("one", "of"), ("одна", "из"), ("один", "из"), ("адна", "з"), ("адзин", "з")}
 
 
 # A sentence opening with a bare noun for the person continues the named person before it:

@@ -148,8 +148,12 @@ def lacinka_to_cyrillic(word: str) -> str:
             i += 2
             continue
         if c == "l":
-            # Soft "l": "la" = "ля", "lu" = "лю"; before a consonant "ль".
-            if nxt in _L_IOT:
+            # Soft "l": "la" = "ля", "lu" = "лю"; before a consonant "ль". Writers also mark the
+            # softness with "i" as after other consonants: "voliu" = "волю", "lia" = "ля".
+            if nxt == "i" and i + 2 < n and word[i + 2] in "aeou":
+                out.append("л" + _L_IOT[word[i + 2]])
+                i += 3
+            elif nxt in _L_IOT:
                 out.append("л" + _L_IOT[nxt])
                 i += 2
             else:

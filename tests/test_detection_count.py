@@ -24,6 +24,13 @@ def det():
     ("Lukashenka pardoned a Nigerian national and a Brazilian citizen.", 2),
     ("Памілаваны грамадзяне Швецыі і Фінляндыі.", None),  # a plural with no number
     ("Помилованы 14 человек, из них 3 женщины.", 14),
+    # collective numerals count people whatever noun follows them
+    ("Троих фигурантов дела о донатах отпустили из СИЗО под подписку о невыезде.", 3),
+    ("Пасля году ў СІЗА вызвалілі пад падпіску аб нявыездзе траіх супрацоўнікаў IT-кампаніі.", 3),
+    # a breakdown after a dash is not added to the count
+    ("Обмен на границе: Минск освободил четверых — троих граждан Польши и белоруса.", 4),
+    # an age after a name and a comma is not the count
+    ("In a swap, Minsk freed US citizen Mark Holloway, 63, in exchange for a Belarusian.", 1),
 ])
 def test_counts(det, text, count):
     assert det.detect(text).count == count

@@ -24,6 +24,9 @@ def test_final_soft_sign_separates_country_from_person():
 
 def test_lacinka_transliterates_to_cyrillic():
     assert lacinka_to_cyrillic("pamiłavańnie") == fold_term("памілаваньне")
+    # a soft "l" marked with "i" as after other consonants: "voliu" = "волю", "lia" = "ля"
+    assert lacinka_to_cyrillic("voliu") == lacinka_to_cyrillic("volu") == fold_term("волю")
+    assert lacinka_to_cyrillic("lialka") == fold_term("лялька")
     assert words("Łukašenka pamiłavaŭ 12 čałaviek", "be") == [fold_term("Лукашэнка"), "памилавав", "12",
                                                                  fold_term("чалавек")]
 

@@ -38,6 +38,16 @@ def test_separate_numbers_stay_separate():
     assert values("Three women and twenty men") == [3, 20]
 
 
+def test_number_words_join_only_as_a_compound():
+    # Punctuation parts two numbers, and a compound only adds a smaller part to a round one.
+    assert values("четверых — троих граждан") == [4, 3]
+    assert values("двое, трое") == [2, 3]
+    assert values("четыре три") == [4, 3]
+    assert values("двадцать три человека") == [23]
+    assert values("сто двадцать пять") == [125]
+    assert values("дваццаці пяці асуджаных") == [25]
+
+
 def test_a_dozen_is_twelve_but_dozens_stay_vague():
     assert values("a dozen inmates") == [12]
     assert values("half a dozen prisoners") == [6]

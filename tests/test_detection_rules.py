@@ -57,6 +57,9 @@ def det():
     ("Жапаров помиловал 30 осуждённых. Часть из них освобождена.", "none"),
     ("Под подписку о невыезде выпустили блогера.", "release"),
     ("He is free now. It is unclear whether he was paroled or pardoned.", "release"),
+    # a trigger word quoted on its own is mentioned, not used
+    ("Каждый раз, когда по телевизору говорят «помиловал», я жду звонка.", "none"),
+    ("Лукашенко помиловал «экстремистов» из списка.", "pardon"),
 ])
 def test_context(det, text, label):
     assert det.detect(text).label == label

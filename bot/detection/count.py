@@ -116,8 +116,8 @@ def _score(rs: RuleSet, norm: Normalized, words: list[str], num: Number, hits: l
         return None
     if text[toks[j - 1].end:toks[j - 1].end + 1] in ("%", "-") and nxt and not lex("person", nxt):
         return None  # "5%", "80-летие"
-    if num.value is not None and 1900 <= num.value <= 2099 and not num.word:
-        return None
+    if num.value is not None and 1900 <= num.value <= 2099 and not num.word and j - i == 1:
+        return None  # a year ("2 050 inmates", written with a thousands space, is a count)
     start = toks[i].start
     if not num.word and (text[start - 1:start] in ("-", "№", "#") or text[max(0, start - 2):start] in ("№ ", "# ")) \
             and (start < 2 or text[start - 2].isalpha() or text[start - 1] in "№#" or text[start - 2] in "№#"):

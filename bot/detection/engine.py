@@ -178,10 +178,25 @@ def _name_near(rs: RuleSet, norm: Normalized, first: int, last: int) -> bool:
     return False
 
 
+_QUOTES_OPEN = "«\"„“'‘"
+_QUOTES_CLOSE = "»\"“”'’"
+
+
+def _quoted_word(norm: Normalized, m: tuple) -> bool:
+    """A one-word trigger standing alone in quotes is a word mentioned, not used: "говорят «помиловал»"."""
+    if m[1] - m[0] != 1:
+        return False
+    t, text = norm.tokens[m[0]], norm.original
+    return text[t.start - 1:t.start] in _QUOTES_OPEN and t.start > 0 and text[t.end:t.end + 1] in _QUOTES_CLOSE \
+        and t.end < len(text)
+
+
 def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, t_idx: int, trig: Trigger,
                   m: tuple, question: bool) -> Hit:
     if question and rs.question_blocks and not _wh_question(norm, m[0]):
         return Hit(trig, m[0], m[1], "block.question", m[:2])
+    if _quoted_word(norm, m):
+        return Hit(trig, m[0], m[1], "block.quoted_word", m[:2])
     blocks = rs.blocks
     # The blocks of this trigger that can match here, in file order (the first that vetoes wins).
     for b_idx in sorted(matches.blocks(rs) & rs.trigger_blocks[t_idx]):

@@ -162,6 +162,10 @@ def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
             if j < n and toks[j].text in _SCALES and toks[j].sent == toks[i].sent:
                 value = value * _SCALES[toks[j].text] or None
                 j += 1
+                if value and j < n and is_digits(toks[j].text) and len(toks[j].text) <= 3 \
+                        and _SCALES.get(toks[j - 1].text) == 1000 and text[toks[j - 1].end:toks[j].start] == " ":
+                    value += int(toks[j].text)  # "5 тысяч 430"
+                    j += 1
             out.append(Number(value, i, j, False))
             i = j
         elif t in _DOZEN and (t != "dozen" or i > first and toks[i - 1].text in ("a", "one")):

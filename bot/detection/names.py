@@ -221,6 +221,8 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         return None
     if not lex("first_name", words[start]) and _ADJ_GEN.search(words[start]) and not _surname_adj(words[start]):
         return None  # "Каардынацыйнага штаба", "Народного Антикризисного": an organisation's adjective
+    if start == b - 1 and _before_day(norm, start):
+        return None  # "Jan. 30", "Sept 5": an abbreviated month before a day
     if start == b - 1 and not lex("first_name", words[start]):
         # A lone surname: not after a place preposition, not sentence-initial unless coordinated.
         if start > 0 and toks[start - 1].sent == toks[start].sent and lex("name_place_prep", words[start - 1]):
@@ -344,6 +346,14 @@ def _next_sentence_names(rs: RuleSet, norm: Normalized, words: list[str], senten
     return shaped or out[:1]
 
 
+def _before_day(norm: Normalized, k: int) -> bool:
+    end = norm.tokens[k].end
+    return bool(_DAY_AFTER.match(norm.original, end, end + 4))
+
+
+_DAY_AFTER = re.compile(r"\.?\s?\d{1,2}\b")
+
+
 def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str], hits: list) -> list[Name]:
     """A post that names the person only by first name, near the trigger sentence ("Алеся вышла!")."""
     out = []
@@ -357,7 +367,7 @@ def _lone_first_names(rs: RuleSet, norm: Normalized, words: list[str], hits: lis
             if nxt and nxt.cap and nxt.sent == t.sent:
                 continue
             if i > 0 and rs.in_lexicon("name_role", words[i - 1]) or _is_geo(rs, words[i]) \
-                    or rs.in_lexicon("name_official", words[i]):
+                    or rs.in_lexicon("name_official", words[i]) or _before_day(norm, i):
                 continue
             out.append(Name(norm.original[t.start:t.end], t.start, t.end))
             break

@@ -47,6 +47,22 @@ def _anaphor(norm: Normalized, first: int, last: int) -> bool:
     return toks[k].text.startswith(_ANAPHOR_STEMS)
 
 
+# "Суд приговорил X к штрафу. Так как в СИЗО он провёл год, его освободили в зале суда": the freed
+# person is the object pronoun right next to the trigger, named in the sentence before.
+_OBJ_PRONOUNS = {"его", "ее", "яго", "яе", "him", "her"}
+
+
+def _object_pronoun_near(norm: Normalized, hits: list, s: int) -> bool:
+    toks = norm.tokens
+    for h in hits:
+        if toks[h.first].sent != s:
+            continue
+        lo, hi = max(norm.sentences[s].first, h.first - 2), min(norm.sentences[s].last, h.last + 2)
+        if any(toks[k].text in _OBJ_PRONOUNS for k in range(lo, hi)):
+            return True
+    return False
+
+
 class _HitLike(Protocol):
     first: int
 
@@ -69,7 +85,8 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
         sent = sents[s]
         if sent.last <= sent.first:
             continue
-        if s > 0 and (toks[sent.first].text in _PRONOUNS or _anaphor(norm, sent.first, sent.last)):
+        if s > 0 and (toks[sent.first].text in _PRONOUNS or _anaphor(norm, sent.first, sent.last)
+                      or _object_pronoun_near(norm, hits, s)):
             out.add(s - 1)
         if sent.question and s + 1 < len(sents):
             out.add(s + 1)  # "Сколько человек помиловали? Семерых." — the answer follows

@@ -1,4 +1,4 @@
-"""Ten blind sets (tests/data/blind_sets_7_16.jsonl, 1,500 posts) as a guard on generalisation.
+"""Twelve blind sets (tests/data/blind_sets.jsonl, blind sets 7-18, 1,800 posts) as a guard on generalisation.
 
 Each set was written by a separate author who read only /work/shared/corpus/README.md (the label
 policy) and a few lines of dev.jsonl for style, never the detector's code, rules or tests. Each was
@@ -18,7 +18,7 @@ import pytest
 from bot.detection import load_detector
 from handlers.evaluate import evaluate
 
-ITEMS = [json.loads(line) for line in (Path(__file__).parent / "data" / "blind_sets_7_16.jsonl")
+ITEMS = [json.loads(line) for line in (Path(__file__).parent / "data" / "blind_sets.jsonl")
          .read_text(encoding="utf-8").splitlines() if line.strip()]
 # Label calls of these authors that the rules do not follow (reasons in the commit that added them).
 LABEL_XFAIL = {

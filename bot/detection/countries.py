@@ -142,8 +142,8 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
                 _add(out, country, (i, i + n))
                 chain_end = i + n
             i += n
-    if label == "exchange" and home in out:
-        del out[home]  # Belarusians in a swap are freed by the other side
+    if label == "exchange" and home in out and not _home_freed_by_belarus(rs, norm, words, out[home][0]):
+        del out[home]  # Belarusians in a swap are freed by the other side, unless Belarus frees them
     return [(c, span) for c, span in out.items()]
 
 
@@ -190,3 +190,21 @@ def _adjective_is_person(rs: RuleSet, norm: Normalized, words: list[str], i: int
 
 def _after_other_side(rs: RuleSet, words: list[str], first: int, i: int) -> bool:
     return rs.phrase_in("fact_other_side", words, first, i)
+
+
+_BY_BELARUS = ("minsk", "belarus", "минск", "беларусь", "менск", "lukashenk", "лукашенк", "лукашэнк")
+_FREES = ("freed", "released", "frees", "releases", "освободил", "вызвалил", "вызвалив", "отпустил", "адпусцил",
+          "передал", "перадал", "перадав", "handed")
+
+
+def _home_freed_by_belarus(rs: RuleSet, norm: Normalized, words: list[str], i: int) -> bool:
+    """"Minsk freed three Lithuanian nationals and one Belarusian": Belarus is named freeing, then a freeing
+    verb, then the Belarusians in the verb's clause ("Минск отпустил пятерых литовцев, Вильнюс — двоих
+    граждан Беларуси" is the other side's), with no "in return"/"взамен" between."""
+    toks = norm.tokens
+    lo = norm.sentences[toks[i].sent].first
+    actor = next((k for k in range(lo, i) if words[k].startswith(_BY_BELARUS)), None)
+    if actor is None:
+        return False
+    verb = next((k for k in range(actor + 1, min(actor + 3, i)) if words[k].startswith(_FREES)), None)
+    return verb is not None and toks[verb].clause == toks[i].clause and not rs.phrase_in("fact_other_side", words, verb, i)

@@ -314,6 +314,8 @@ def _is_sentence_break(gap: str, folded: str, a: int, b: int, folded_next_is_upp
     if not any(c in _SENTENCE_END for c in gap):
         # Emoji used as bullets also start a new statement (not "№", "©" and other symbols).
         return any(ord(c) >= 0x1F000 or 0x2600 <= ord(c) <= 0x27BF or 0x2B00 <= ord(c) <= 0x2BFF for c in gap)
+    if gap.startswith(".,") and "\n" not in gap:
+        return False  # "Yury Ts., have been released": an abbreviation inside the sentence
     if gap in (".", ",") and folded[a - 1:a] in _DIGITS and folded[b:b + 1] in _DIGITS and a > 0:
         return False  # decimal point: "2.5"
     if gap.lstrip().startswith(".") and folded[a - 1:a].isalpha() and (a < 2 or not folded[a - 2].isalnum()):

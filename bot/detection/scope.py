@@ -63,6 +63,12 @@ def _object_pronoun_near(norm: Normalized, hits: list, s: int) -> bool:
     return False
 
 
+def _dash_line_end(tail: str) -> bool:
+    """"... identified four of the 21 people pardoned —\n1) ...": a dash ending the line announces a list."""
+    stripped = tail.lstrip(" \u00a0")
+    return stripped[:1] in ("—", "–") and stripped[1:].lstrip(" \u00a0")[:1] == "\n"
+
+
 class _HitLike(Protocol):
     first: int
 
@@ -91,7 +97,7 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
         if sent.question and s + 1 < len(sents):
             out.add(s + 1)  # "Сколько человек помиловали? Семерых." — the answer follows
         tail = text[toks[sent.last - 1].end:toks[sent.last - 1].end + 4]
-        if ":" in tail:  # a list follows: take its lines, up to the next blank line
+        if ":" in tail or _dash_line_end(tail):  # a list follows: take its lines, up to the next blank line
             for k in range(s + 1, min(s + 25, len(sents))):
                 first = sents[k].first
                 if k > s + 1 and first < len(toks) and "\n\n" in text[toks[first - 1].end:toks[first].start]:

@@ -1,4 +1,4 @@
-"""Twelve blind sets (tests/data/blind_sets.jsonl, blind sets 7-18, 1,800 posts) as a guard on generalisation.
+"""Sixteen blind sets (tests/data/blind_sets.jsonl, blind sets 7-22, 2,400 posts) as a guard on generalisation.
 
 Each set was written by a separate author who read only /work/shared/corpus/README.md (the label
 policy) and a few lines of dev.jsonl for style, never the detector's code, rules or tests. Each was
@@ -24,6 +24,7 @@ ITEMS = [json.loads(line) for line in (Path(__file__).parent / "data" / "blind_s
 LABEL_XFAIL = {
     "b11-0029": "history (1796, Paul I freeing Kościuszko): no year the rules can read as history",
     "b11-0032": "a German pardoned 'on Monday' then swapped in Abu Dhabi: Belarus is never named",
+    "b20-0078": "'A former political prisoner was released from the colony': 'former' reads as background",
 }
 
 

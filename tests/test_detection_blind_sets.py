@@ -1,4 +1,4 @@
-"""Sixteen blind sets (tests/data/blind_sets.jsonl, blind sets 7-22, 2,400 posts) as a guard on generalisation.
+"""Twenty blind sets (tests/data/blind_sets.jsonl, blind sets 7-26, 3,000 posts) as a guard on generalisation.
 
 Each set was written by a separate author who read only /work/shared/corpus/README.md (the label
 policy) and a few lines of dev.jsonl for style, never the detector's code, rules or tests. Each was

@@ -43,8 +43,8 @@ _HAS_LATIN = re.compile(r"[a-z]")
 _DIGITS = frozenset("0123456789")
 _INITIAL_U = re.compile(r"(?<![\w\x01'’ʼ])ў")
 _ZW = "".join(k for k, v in _ONE_TO_ONE.items() if v == _GLUE and not k.isalpha())
-_LAT = re.compile(r"[a-zćčłńśšźžŭ]")
-_LACINKA_MARKS = set("ŭćčłńśšźž")
+_LAT = re.compile(r"[a-zćčłńśšźžŭľ]")
+_LACINKA_MARKS = set("ŭćčłńśšźžľ")
 # Latin letters that look like Cyrillic ones, for words that mix the two scripts.
 _HOMOGLYPHS = str.maketrans("aeopcxykmti", "аеорсхукмті")
 
@@ -137,6 +137,7 @@ _L_IOT = {"a": "я", "e": "е", "o": "ё", "u": "ю", "i": "і"}
 
 def lacinka_to_cyrillic(word: str) -> str:
     """Transliterate one lower-case Łacinka word to (folded) Belarusian Cyrillic."""
+    word = word.replace("ľ", "l")  # "voľu": a soft l written with a caron is the plain (soft) l
     out: list[str] = []
     i, n = 0, len(word)
     while i < n:

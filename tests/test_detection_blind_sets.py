@@ -1,4 +1,4 @@
-"""Twenty blind sets (tests/data/blind_sets.jsonl, blind sets 7-26, 3,000 posts) as a guard on generalisation.
+"""Twenty-four blind sets (tests/data/blind_sets.jsonl, blind sets 7-30, 3,600 posts) as a guard on generalisation.
 
 Each set was written by a separate author who read only /work/shared/corpus/README.md (the label
 policy) and a few lines of dev.jsonl for style, never the detector's code, rules or tests. Each was
@@ -25,6 +25,7 @@ LABEL_XFAIL = {
     "b11-0029": "history (1796, Paul I freeing Kościuszko): no year the rules can read as history",
     "b11-0032": "a German pardoned 'on Monday' then swapped in Abu Dhabi: Belarus is never named",
     "b20-0078": "'A former political prisoner was released from the colony': 'former' reads as background",
+    "b29-0120": "a Czech pardoned 'on Monday' then freed in a swap with Prague: Belarus is never named",
 }
 
 

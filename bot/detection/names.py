@@ -169,8 +169,10 @@ def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, s
         a += 1
     if a >= b:
         return None  # the run was only numbers: no name (and no token at `a` to look at)
-    if b < len(words) and toks[b].sent == toks[b - 1].sent and lex("name_geo_noun", words[b]):
-        b -= 1  # "Лидского района", "Гомельской области": a place adjective, not a surname
+    if b < len(words) and toks[b].sent == toks[b - 1].sent and (
+            lex("name_geo_noun", words[b]) or lex("custody_place", words[b]) and not words[b].isascii()
+            and text[toks[b - 1].end:toks[b].start] == " "):
+        b -= 1  # "Лидского района", "Івацэвіцкую калёнію": a place adjective, not a surname
     if a > 0 and toks[a - 1].sent == toks[a].sent and lex("name_settlement", words[a - 1]) \
             and not lex("first_name", words[a]):
         if b - a <= 2:

@@ -1,4 +1,4 @@
-"""Twenty-four blind sets (tests/data/blind_sets.jsonl, blind sets 7-30, 3,600 posts) as a guard on generalisation.
+"""Twenty-eight blind sets (tests/data/blind_sets.jsonl, blind sets 7-34, 4,200 posts) as a guard on generalisation.
 
 Each set was written by a separate author who read only /work/shared/corpus/README.md (the label
 policy) and a few lines of dev.jsonl for style, never the detector's code, rules or tests. Each was

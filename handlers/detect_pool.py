@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from itertools import chain
 from multiprocessing import get_context
@@ -37,6 +38,10 @@ def _detect_all(texts: list[str], stems: bool = True) -> list[tuple[Detection, s
     return [(safe_detect(_detector, t), stems_of(fold_text(t)) if stems else None) for t in texts]
 
 
+def _ready() -> None:
+    """A no-op task: submitting one per worker makes the executor start its processes."""
+
+
 def worker_count() -> int:
     return min(os.cpu_count() or 1, 8)
 
@@ -50,6 +55,11 @@ class DetectionPool:
         self._ex = ProcessPoolExecutor(
             workers, mp_context=get_context("spawn"), initializer=_init, initargs=(pickle.dumps(detector),)
         )
+        # Start the workers now, from a thread: spawning blocks the caller until each child has booted
+        # and read the detector (~0.1-0.7 s each), time the caller can spend reading the file instead.
+        self._starting = threading.Thread(
+            target=lambda: [self._ex.submit(_ready) for _ in range(workers)], name="detect-pool-start", daemon=True)
+        self._starting.start()
 
     def submit(self, texts: list[str]) -> Awaitable[dict[str, tuple[Detection, str | None]]]:
         """Start detecting `texts` now; await the result later: text -> (detection, full-text stems of
@@ -65,6 +75,7 @@ class DetectionPool:
         return asyncio.ensure_future(collect())
 
     def close(self) -> None:
+        self._starting.join()
         self._ex.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> "DetectionPool":

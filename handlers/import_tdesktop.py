@@ -14,6 +14,7 @@ finishes the rest.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from contextlib import nullcontext
 from itertools import islice
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ log = logging.getLogger(__name__)
 
 BATCH_POSTS = 500
 INDEX_POSTS = 5000
+# Batches handed to the detection workers before the first of them is stored: with one, the
+# workers sat idle whenever storing a batch took longer than detecting the next (2 cores, ~70% busy).
+AHEAD = 3
+_MIN_BYTES = 200  # start the pool before pass 1 for files of MIN_POSTS * this bytes or more (pass 1 decides)
 _BUF = 16 * 1024  # small parse buffer: the reported line of an error is then within ~16 KB
 
 
@@ -141,25 +146,36 @@ async def import_tdesktop(
     channel_id = bare_channel_id(header.id)
     username = await _username(deps, channel_id, username)
 
-    # Pass 1: the whole file must read cleanly before anything is stored.
-    first = RawCounts()
-    for _ in _items(path, tz, first):
-        pass
+    # A big file's detection workers boot while pass 1 reads it (dropped after if it holds few posts).
+    pool = (DetectionPool(deps.detector, worker_count(), stems=index_now)
+            if not alert and worker_count() > 1 and path.stat().st_size >= MIN_POSTS * _MIN_BYTES else None)
+    try:
+        # Pass 1: the whole file must read cleanly before anything is stored.
+        first = RawCounts()
+        for _ in _items(path, tz, first):
+            pass
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
 
     await _remember_channel(deps, channel_id, username, header.name)
     counts = RawCounts()
     posts_total = new = edited = unchanged = alerts = 0
     items = group_albums(_items(path, tz, counts))
     # Without alerts, posts go through handle_posts_bulk (the same rows as handle_post, a few
-    # executemany per batch) and a big import detects in worker processes, one batch ahead of
-    # storage: batch k is detected while batch k-1 is stored.
+    # executemany per batch) and a big import detects in worker processes, AHEAD batches ahead of
+    # storage: batches k..k+AHEAD are detected while batch k-1 is stored.
     candidates = first.messages - first.service - first.unsupported
-    pool = (DetectionPool(deps.detector, worker_count(), stems=index_now)
-            if not alert and candidates >= MIN_POSTS and worker_count() > 1 else None)
+    if pool is not None and candidates < MIN_POSTS:
+        pool.close()
+        pool = None
+    elif pool is None and not alert and candidates >= MIN_POSTS and worker_count() > 1:
+        pool = DetectionPool(deps.detector, worker_count(), stems=index_now)
     # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; a failure rolls back
     # whole posts only. A plain Database commits one transaction per batch too.
     batch = getattr(deps.db, "batch", None)
-    pending: tuple[list[Post], Awaitable[dict[str, tuple[Detection, str]]] | None] | None = None
+    pending: deque[tuple[list[Post], Awaitable[dict[str, tuple[Detection, str]]] | None]] = deque()
 
     stems: dict[str, str] = {}  # folded text -> full-text stems, from the pool, until indexed
 
@@ -191,11 +207,12 @@ async def import_tdesktop(
     try:
         while chunk := [storable(to_post(item, channel_id, username)) for item in islice(items, BATCH_POSTS)]:
             verdicts = pool.submit(await _to_detect(deps, chunk)) if pool is not None else None
-            if pending is not None:
-                await store(*pending)
-            pending = (chunk, verdicts)
-        if pending is not None:
-            await store(*pending, last=True)
+            pending.append((chunk, verdicts))
+            if len(pending) > (AHEAD if pool is not None else 0):
+                await store(*pending.popleft())
+        while pending:
+            chunk, verdicts = pending.popleft()
+            await store(chunk, verdicts, last=not pending)
     finally:
         if pool is not None:
             pool.close()

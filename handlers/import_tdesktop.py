@@ -1,11 +1,13 @@
 """Import a Telegram Desktop channel export (`result.json`) through the capture pipeline.
 
-Two streaming passes over the file (ijson, bounded memory whatever its size):
+Two streaming passes (ijson, bounded memory whatever its size):
 1. validate: every message must parse and convert; a malformed or truncated file fails here,
-   naming the message and line where it broke, before anything is written;
-2. store: batches go through handlers.posts_bulk.handle_posts_bulk(..., source="import") (per post
-   exactly handle_post's effect; with alerts asked, handle_post itself), so detections and versions
-   are exactly what live capture records; big imports detect in worker processes (detect_pool).
+   naming the message and line where it broke, before anything is written; what was read is
+   spooled to a temporary file (handlers.import_spool);
+2. store, reading the spool (or, if it could not be written, parsing the file again): batches go
+   through handlers.posts_bulk.handle_posts_bulk(..., source="import") (per post exactly
+   handle_post's effect; with alerts asked, handle_post itself), so detections and versions are
+   exactly what live capture records; big imports detect in worker processes (detect_pool).
 Importing the same file again changes nothing (handle_post is idempotent). If pass 2 itself is
 interrupted (disk full, Ctrl-C) the posts stored so far are complete posts; re-running the import
 finishes the rest.
@@ -26,6 +28,7 @@ from bot.errors import UserError
 from bot.models import Channel, Detection, Post
 from handlers.deps import Deps
 from handlers.detect_pool import MIN_POSTS, DetectionPool, worker_count
+from handlers.import_spool import Spool
 from handlers.posts import storable
 from handlers.posts_bulk import handle_posts_bulk
 from handlers.tdesktop_format import (
@@ -149,20 +152,24 @@ async def import_tdesktop(
     # A big file's detection workers boot while pass 1 reads it (dropped after if it holds few posts).
     pool = (DetectionPool(deps.detector, worker_count(), stems=index_now)
             if not alert and worker_count() > 1 and path.stat().st_size >= MIN_POSTS * _MIN_BYTES else None)
+    spool = Spool()
     try:
-        # Pass 1: the whole file must read cleanly before anything is stored.
+        # Pass 1: the whole file must read cleanly before anything is stored; what it read is spooled.
         first = RawCounts()
-        for _ in _items(path, tz, first):
-            pass
+        spool.add_all(_items(path, tz, first))
     except BaseException:
+        spool.close()
         if pool is not None:
             pool.close()
         raise
 
     await _remember_channel(deps, channel_id, username, header.name)
-    counts = RawCounts()
     posts_total = new = edited = unchanged = alerts = 0
-    items = group_albums(_items(path, tz, counts))
+    if spool.usable:
+        counts, items = first, group_albums(spool.items())
+    else:
+        counts = RawCounts()
+        items = group_albums(_items(path, tz, counts))
     # Without alerts, posts go through handle_posts_bulk (the same rows as handle_post, a few
     # executemany per batch) and a big import detects in worker processes, AHEAD batches ahead of
     # storage: batches k..k+AHEAD are detected while batch k-1 is stored.
@@ -214,6 +221,7 @@ async def import_tdesktop(
             chunk, verdicts = pending.popleft()
             await store(chunk, verdicts, last=not pending)
     finally:
+        spool.close()
         if pool is not None:
             pool.close()
     log.info("imported %s: %d posts (%d new, %d edited)", path.name, posts_total, new, edited)

@@ -62,6 +62,25 @@ async def test_importing_twice_changes_nothing(deps, tmp_path):
     assert await snapshot(deps.db) == before
 
 
+async def test_without_a_spool_the_file_is_read_again_with_the_same_result(deps, tmp_path, monkeypatch):
+    path = write_tdesktop_export(tmp_path / "result.json")
+    (tmp_path / "other").mkdir()
+    other = await make_deps(tmp_path / "other")
+    try:
+        spooled = await import_tdesktop(path, other)
+        expected = await snapshot(other.db)
+    finally:
+        await other.db.close()
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("handlers.import_spool.tempfile.TemporaryFile", no_space)
+    r = await import_tdesktop(path, deps)
+    assert r == spooled
+    assert await snapshot(deps.db) == expected
+
+
 async def test_no_alerts_unless_asked(deps, tmp_path):
     async with deps.db.transaction():
         await subscribers.upsert(deps.db, "console", "journalist", deps.clock())

@@ -48,6 +48,10 @@ def _detect_all(texts: list[str], stems: bool = True) -> list[tuple[Detection, s
     return [(safe_detect(_detector, t), stems_of(fold_text(t)) if stems else None) for t in texts]
 
 
+def _stems_all(folded: list[str]) -> list[str]:
+    return [stems_of(t) for t in folded]
+
+
 def _ready() -> None:
     """A no-op task: submitting one per worker makes the executor start its processes."""
 
@@ -57,7 +61,8 @@ def worker_count() -> int:
 
 
 class DetectionPool:
-    """A process pool running detector.detect; close() it (or use it as a context manager)."""
+    """A process pool running detector.detect (and stems_of); close() it (or use it as a context manager).
+    For stems alone, the detector may be None."""
 
     def __init__(self, detector: Any, workers: int, *, stems: bool = True):
         self._parts = 2 * workers  # a little finer than one part per worker, for balance
@@ -80,6 +85,19 @@ class DetectionPool:
         futures = [asyncio.wrap_future(self._ex.submit(_detect_all, part, self._stems)) for part in parts]
 
         async def collect() -> dict[str, tuple[Detection, str]]:
+            return dict(zip(unique, chain.from_iterable(await asyncio.gather(*futures))))
+
+        return asyncio.ensure_future(collect())
+
+    def stems(self, folded: list[str]) -> Awaitable[dict[str, str]]:
+        """Start computing the full-text stems of folded texts (storage.research.fold_text) now;
+        await the result later: folded text -> stems, for storage.research.index_pending(known=)."""
+        unique = list(dict.fromkeys(folded))
+        size = max(1, -(-len(unique) // self._parts))
+        parts = [unique[i:i + size] for i in range(0, len(unique), size)]
+        futures = [asyncio.wrap_future(self._ex.submit(_stems_all, part)) for part in parts]
+
+        async def collect() -> dict[str, str]:
             return dict(zip(unique, chain.from_iterable(await asyncio.gather(*futures))))
 
         return asyncio.ensure_future(collect())

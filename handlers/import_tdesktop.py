@@ -129,8 +129,8 @@ async def import_tdesktop(
     `username` records the channel's @name (exports do not carry it); `local_tz` is used only
     for old exports whose messages lack date_unixtime. `progress` gets the number of posts stored.
     Full-text indexing is deferred unless `index_now`: imported posts are marked for the index
-    like live ones, and handlers.search.refresh_index_in_steps (run by `tgwatch import` right
-    after, by the service every minute, and by every search and backup) catches it up. Indexing
+    like live ones, and handlers.search.catch_up_index (run by `tgwatch import` right after) or
+    refresh_index_in_steps (the service, every minute; every search and backup) catches it up. Indexing
     is ~40% of an import's database time; deferred, it runs in big batches after the import.
     """
     path = Path(path)

@@ -66,7 +66,7 @@ def bench_import(tmp: Path, n: int) -> None:
 
     async def go():
         from handlers.import_tdesktop import INDEX_POSTS
-        from handlers.search import refresh_index_in_steps
+        from handlers.search import catch_up_index
 
         database = await open_direct_database(tmp / "import.db")
         try:
@@ -75,7 +75,7 @@ def bench_import(tmp: Path, n: int) -> None:
             import_s, import_cpu["s"] = time.perf_counter() - t, _cpu_s() - cpu
             pending = await database.fetchval("SELECT count(*) FROM post_search WHERE indexed = 0")
             t = time.perf_counter()
-            indexed = await refresh_index_in_steps(database, step=INDEX_POSTS)  # what `tgwatch import` runs next
+            indexed = await catch_up_index(database, step=INDEX_POSTS)  # what `tgwatch import` runs next
             return r, import_s, pending, indexed, time.perf_counter() - t
         finally:
             await database.close()

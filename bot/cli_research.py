@@ -138,7 +138,7 @@ async def import_(ctx: Context, path: Path, alert: bool, username: str | None, l
     from bot.detection import load_detector
     from handlers.deps import Deps
     from handlers.import_tdesktop import INDEX_POSTS, describe, import_tdesktop
-    from handlers.search import refresh_index_in_steps
+    from handlers.search import catch_up_index
 
     from storage.direct import open_direct_database
 
@@ -151,7 +151,7 @@ async def import_(ctx: Context, path: Path, alert: bool, username: str | None, l
         click.echo(describe(result))
         # The import defers full-text indexing (faster in big batches afterwards); catch it up now
         # so that the first search does not have to. Interrupted, the next search or backup does.
-        indexed = await refresh_index_in_steps(db, step=INDEX_POSTS)
+        indexed = await catch_up_index(db, step=INDEX_POSTS)
         if indexed:
             click.echo(f"Search index updated ({indexed} posts).")
     finally:

@@ -20,6 +20,7 @@ _REPEATING = ("channel_id", "channel_username", "grouped_id", "media", "label", 
 _JSON_LISTS = ("names", "countries")
 MEMO_CAP = 4096  # distinct values remembered per column; beyond that, computed each time
 _JSON_SPECIAL = bytes(range(32)) + b'"\\'  # bytes a JSON string must escape
+CSV_END, JSONL_END = "\r\n", "\n"  # line ends
 
 
 def _csv_cell(v: Any, _str: type = str) -> str:
@@ -97,9 +98,12 @@ def _cell_expr(name: str, v: str, memo: str, fallback: str) -> str:
 
 
 def _compile(src: str, names: dict[str, Any]) -> Callable[[list[tuple]], list[bytes]]:
+    """The generated `lines`, with the generated `pieces` as its attribute `pieces`."""
     namespace: dict[str, Any] = dict(names)
     exec(compile(src, "<export row formatter>", "exec"), namespace)  # noqa: S102 - built from our own column names
-    return namespace["lines"]
+    lines = namespace["lines"]
+    lines.pieces = namespace["pieces"]
+    return lines
 
 
 def _plain_str(name: str) -> bool:
@@ -126,7 +130,7 @@ def csv_formatter(columns: tuple[str, ...]) -> Callable[[list[tuple]], list[byte
     # `34 in t` (an int) is a memchr; `b'"' in t` first tries int(b'"') and pays for the TypeError.
     text = "t if t.__class__ is bytes and not (34 in t or 44 in t or 10 in t or 13 in t) else tcell(t)"
     guard = _guard(columns, "not (Q in {s} or C in s or LF in s or CR in s)")
-    return _compile(_source(cells, text, guard), names)
+    return _compile(_source(cells, text, guard) + _pieces_source(cells, text, guard, CSV_END), names)
 
 
 def jsonl_formatter(columns: tuple[str, ...]) -> Callable[[list[tuple]], list[bytes]]:
@@ -148,7 +152,14 @@ def jsonl_formatter(columns: tuple[str, ...]) -> Callable[[list[tuple]], list[by
     ).encode("utf-8")
     text = "b'\"' + t + b'\"' if t.__class__ is bytes and len(t.translate(None, SPECIAL)) == len(t) else tcell(t)"
     guard = _guard(columns, "{s}.isprintable() and not (Q in s or BS in s)")
-    return _compile(_source(cells, text, guard, "{{", "}}", json.dumps("text") + ":"), names)
+    # In `pieces` the text's quotes are part of the cells around it: the text bytes are not copied
+    # to add them (tcell's own quotes are cut off instead, on the rare path).
+    # A text that is not bytes (never from SQLite: it is read as a BLOB) takes the exact(r) path there.
+    inner = "t if len(t.translate(None, SPECIAL)) == len(t) else tcell(t)[1:-1]"
+    key = json.dumps("text") + ":"
+    piece_guard = "t.__class__ is bytes and " * (None in cells) + guard
+    return _compile(_source(cells, text, guard, "{{", "}}", key)
+                    + _pieces_source(cells, inner, piece_guard, JSONL_END, "{{", "}}", key, quote='\\"'), names)
 
 
 def _source(cells: list[str | None], text_expr: str, guard: str, open_: str = "", close: str = "",
@@ -164,3 +175,28 @@ def _source(cells: list[str | None], text_expr: str, guard: str, open_: str = ""
     after = "".join("," + c for c in cells[at + 1:]) + close
     return head + (f'    return [f"""{before}""".encode() + ({text_expr}) + f"""{after}""".encode()\n'
                    f'            if {guard} else exact(r) for r in rows for t in (r[{at}],)]\n')
+
+
+def _pieces_source(cells: list[str | None], text_expr: str, guard: str, end: str, open_: str = "",
+                   close: str = "", text_key: str = "", quote: str = "") -> str:
+    """Source of `pieces(rows)`: the bytes of `lines(rows)`, each line followed by `end`, as a flat
+    list of parts (before-text, text, after-text-and-end) for one join or writelines: each text is
+    copied once, not once per concatenation. `quote` goes around the text, outside `text_expr`."""
+    nl = end.encode("unicode_escape").decode()
+    if None not in cells:
+        return (f'def pieces(rows, Q=chr(34), C=",", LF=chr(10), CR=chr(13), BS=chr(92), END={end!r}.encode()):\n'
+                f'    return [f"""{open_}{",".join(cells)}{close}{nl}""".encode() if {guard} else exact(r) + END'
+                ' for r in rows]\n')
+    at = cells.index(None)
+    before = open_ + "".join(c + "," for c in cells[:at]) + text_key + quote
+    after = quote + "".join("," + c for c in cells[at + 1:]) + close + nl
+    return (f'def pieces(rows, Q=chr(34), C=",", LF=chr(10), CR=chr(13), BS=chr(92), END={end!r}.encode()):\n'
+            '    out = []\n'
+            '    add, one = out.extend, out.append\n'
+            '    for r in rows:\n'
+            f'        t = r[{at}]\n'
+            f'        if {guard}:\n'
+            f'            add((f"""{before}""".encode(), {text_expr}, f"""{after}""".encode()))\n'
+            '        else:\n'
+            '            one(exact(r) + END)\n'
+            '    return out\n')

@@ -1,11 +1,13 @@
 """Import a Telegram Desktop channel export (`result.json`) through the capture pipeline.
 
-Two streaming passes over the file (ijson, bounded memory whatever its size):
+Two streaming passes (ijson, bounded memory whatever its size):
 1. validate: every message must parse and convert; a malformed or truncated file fails here,
-   naming the message and line where it broke, before anything is written;
-2. store: batches go through handlers.posts_bulk.handle_posts_bulk(..., source="import") (per post
-   exactly handle_post's effect; with alerts asked, handle_post itself), so detections and versions
-   are exactly what live capture records; big imports detect in worker processes (detect_pool).
+   naming the message and line where it broke, before anything is written; what was read is
+   spooled to a temporary file (handlers.import_spool);
+2. store, reading the spool (or, if it could not be written, parsing the file again): batches go
+   through handlers.posts_bulk.handle_posts_bulk(..., source="import") (per post exactly
+   handle_post's effect; with alerts asked, handle_post itself), so detections and versions are
+   exactly what live capture records; big imports detect in worker processes (detect_pool).
 Importing the same file again changes nothing (handle_post is idempotent). If pass 2 itself is
 interrupted (disk full, Ctrl-C) the posts stored so far are complete posts; re-running the import
 finishes the rest.
@@ -14,6 +16,7 @@ finishes the rest.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from contextlib import nullcontext
 from itertools import islice
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from bot.errors import UserError
 from bot.models import Channel, Detection, Post
 from handlers.deps import Deps
 from handlers.detect_pool import MIN_POSTS, DetectionPool, worker_count
+from handlers.import_spool import Spool
 from handlers.posts import storable
 from handlers.posts_bulk import handle_posts_bulk
 from handlers.tdesktop_format import (
@@ -37,6 +41,10 @@ log = logging.getLogger(__name__)
 
 BATCH_POSTS = 500
 INDEX_POSTS = 5000
+# Batches handed to the detection workers before the first of them is stored: with one, the
+# workers sat idle whenever storing a batch took longer than detecting the next (2 cores, ~70% busy).
+AHEAD = 3
+_MIN_BYTES = 200  # start the pool before pass 1 for files of MIN_POSTS * this bytes or more (pass 1 decides)
 _BUF = 16 * 1024  # small parse buffer: the reported line of an error is then within ~16 KB
 
 
@@ -121,8 +129,8 @@ async def import_tdesktop(
     `username` records the channel's @name (exports do not carry it); `local_tz` is used only
     for old exports whose messages lack date_unixtime. `progress` gets the number of posts stored.
     Full-text indexing is deferred unless `index_now`: imported posts are marked for the index
-    like live ones, and handlers.search.refresh_index_in_steps (run by `tgwatch import` right
-    after, by the service every minute, and by every search and backup) catches it up. Indexing
+    like live ones, and handlers.search.catch_up_index (run by `tgwatch import` right after) or
+    refresh_index_in_steps (the service, every minute; every search and backup) catches it up. Indexing
     is ~40% of an import's database time; deferred, it runs in big batches after the import.
     """
     path = Path(path)
@@ -141,25 +149,40 @@ async def import_tdesktop(
     channel_id = bare_channel_id(header.id)
     username = await _username(deps, channel_id, username)
 
-    # Pass 1: the whole file must read cleanly before anything is stored.
-    first = RawCounts()
-    for _ in _items(path, tz, first):
-        pass
+    # A big file's detection workers boot while pass 1 reads it (dropped after if it holds few posts).
+    pool = (DetectionPool(deps.detector, worker_count(), stems=index_now)
+            if not alert and worker_count() > 1 and path.stat().st_size >= MIN_POSTS * _MIN_BYTES else None)
+    spool = Spool()
+    try:
+        # Pass 1: the whole file must read cleanly before anything is stored; what it read is spooled.
+        first = RawCounts()
+        spool.add_all(_items(path, tz, first))
+    except BaseException:
+        spool.close()
+        if pool is not None:
+            pool.close()
+        raise
 
     await _remember_channel(deps, channel_id, username, header.name)
-    counts = RawCounts()
     posts_total = new = edited = unchanged = alerts = 0
-    items = group_albums(_items(path, tz, counts))
+    if spool.usable:
+        counts, items = first, group_albums(spool.items())
+    else:
+        counts = RawCounts()
+        items = group_albums(_items(path, tz, counts))
     # Without alerts, posts go through handle_posts_bulk (the same rows as handle_post, a few
-    # executemany per batch) and a big import detects in worker processes, one batch ahead of
-    # storage: batch k is detected while batch k-1 is stored.
+    # executemany per batch) and a big import detects in worker processes, AHEAD batches ahead of
+    # storage: batches k..k+AHEAD are detected while batch k-1 is stored.
     candidates = first.messages - first.service - first.unsupported
-    pool = (DetectionPool(deps.detector, worker_count(), stems=index_now)
-            if not alert and candidates >= MIN_POSTS and worker_count() > 1 else None)
+    if pool is not None and candidates < MIN_POSTS:
+        pool.close()
+        pool = None
+    elif pool is None and not alert and candidates >= MIN_POSTS and worker_count() > 1:
+        pool = DetectionPool(deps.detector, worker_count(), stems=index_now)
     # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; a failure rolls back
     # whole posts only. A plain Database commits one transaction per batch too.
     batch = getattr(deps.db, "batch", None)
-    pending: tuple[list[Post], Awaitable[dict[str, tuple[Detection, str]]] | None] | None = None
+    pending: deque[tuple[list[Post], Awaitable[dict[str, tuple[Detection, str]]] | None]] = deque()
 
     stems: dict[str, str] = {}  # folded text -> full-text stems, from the pool, until indexed
 
@@ -191,12 +214,14 @@ async def import_tdesktop(
     try:
         while chunk := [storable(to_post(item, channel_id, username)) for item in islice(items, BATCH_POSTS)]:
             verdicts = pool.submit(await _to_detect(deps, chunk)) if pool is not None else None
-            if pending is not None:
-                await store(*pending)
-            pending = (chunk, verdicts)
-        if pending is not None:
-            await store(*pending, last=True)
+            pending.append((chunk, verdicts))
+            if len(pending) > (AHEAD if pool is not None else 0):
+                await store(*pending.popleft())
+        while pending:
+            chunk, verdicts = pending.popleft()
+            await store(chunk, verdicts, last=not pending)
     finally:
+        spool.close()
         if pool is not None:
             pool.close()
     log.info("imported %s: %d posts (%d new, %d edited)", path.name, posts_total, new, edited)

@@ -18,7 +18,7 @@ from bot.errors import StorageError, UserError
 from bot.textsearch import WORD, build_fts_query, fold, light_stem
 from bot.timeutil import parse_iso
 from storage.db import Database
-from storage.research import ArchiveFilters, has_pending_index, index_pending, iter_search
+from storage.research import PENDING_AFTER_SQL, ArchiveFilters, has_pending_index, index_pending, iter_search
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,40 @@ async def refresh_index_in_steps(deps, *, step: int = 500) -> int:
             break
         done += n
     return done
+
+
+# Below this many pending posts, worker start-up (~0.5 s) costs more than the stems it computes.
+PARALLEL_INDEX_MIN = 20_000
+
+
+async def catch_up_index(db: Database, *, step: int = 500) -> int:
+    """refresh_index_in_steps for a batch job (`tgwatch import`): the same transactions of `step`
+    posts, the same rows, but each step's stems (~50 us a post, a third of indexing) are computed
+    in worker processes while the previous step is written. Every step re-reads its rows in its own
+    transaction, so a post edited meanwhile is indexed as it now is (its stems computed here)."""
+    from handlers.detect_pool import DetectionPool, worker_count
+
+    pending = await db.fetchval("SELECT count(*) FROM post_search WHERE indexed = 0")
+    if pending < PARALLEL_INDEX_MIN or worker_count() < 2:
+        return await refresh_index_in_steps(db, step=step)
+    done = 0
+    with DetectionPool(None, worker_count()) as pool:
+        after, ahead = -1, []
+        while True:
+            while len(ahead) < 2 and after is not None:  # two steps ahead: the workers never wait
+                rows = await db.fetchall(PENDING_AFTER_SQL, (after, step))
+                after = rows[-1][0] if rows else None
+                if rows:
+                    ahead.append(pool.stems([r[1] for r in rows]))
+            if not ahead:
+                break
+            known = await ahead.pop(0)
+            async with db.transaction():
+                n = await index_pending(db, batch=step, limit=step, known=known)
+            if n == 0:
+                break
+            done += n
+    return done + await refresh_index_in_steps(db, step=step)  # anything left (posts edited meanwhile)
 
 
 async def refresh_index(db: Database) -> int:

@@ -118,6 +118,8 @@ PENDING_SQL = (
     "JOIN posts p ON p.channel_id = s.channel_id AND p.message_id = s.message_id "
     "WHERE s.indexed = 0 ORDER BY s.search_id LIMIT ?"
 )
+# The pending rows after a search_id: what PENDING_SQL gives once the rows up to it are indexed.
+PENDING_AFTER_SQL = PENDING_SQL.replace("WHERE s.indexed = 0", "WHERE s.indexed = 0 AND s.search_id > ?")
 INSERT_FTS_SQL = "INSERT INTO posts_fts(rowid, text, stems) VALUES (?, ?, ?)"
 MARK_SQL = "UPDATE post_search SET indexed = 1, stems = ? WHERE search_id = ?"
 

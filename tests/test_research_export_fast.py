@@ -38,6 +38,26 @@ def test_row_formatter_matches_cell_by_cell():
     assert csv_formatter(columns)(rows) == [",".join(_csv_cell(v) for v in r).encode() for r in rows]
 
 
+def test_pieces_are_the_lines_each_ended():
+    from handlers.export_format import CSV_END, JSONL_END, jsonl_formatter
+
+    typical = {"channel_id": 1001, "channel_username": "chan", "message_id": 7, "permalink": "https://t.me/chan/7",
+               "posted_at": "2025-01-01T00:00:00+00:00", "captured_at": "2025-01-01T00:00:01+00:00",
+               "text": "Помилованы 14 человек.".encode(), "views": 5, "label": "pardon", "confidence": 0.9,
+               "count": 14, "names": '["Иванов И.И."]', "countries": "[]", "detector_version": "v1", "version": 1}
+    awkward = [1, None, "plain", 'a"b', "x,y", "l\nf", "c\rr", "", 0.1 + 0.2, 1e-7, "тёкст", 3.0, "tab\there",
+               "ctl\x01x", "back\\slash", "\u2028x", b'q"uote', b"nl\nx", b"c,omma", b"ctl\x02", b"tab\tx", b"b\\s"]
+    for columns in (EXPORT_COLUMNS, EXPORT_COLUMNS + ("version",), ("channel_id", "label")):
+        base = tuple(typical.get(c) for c in columns)
+        rows = [base] + [base[:i] + (v,) + base[i + 1:] for i in range(len(columns)) for v in awkward]
+        for formatter, end in ((csv_formatter, CSV_END), (jsonl_formatter, JSONL_END)):
+            lines = formatter(columns)
+            if formatter is jsonl_formatter:  # names/countries hold JSON array text
+                rows = [r for r in rows if all(r[columns.index(c)] in ('["Иванов И.И."]', "[]", None)
+                                               for c in ("names", "countries") if c in columns)]
+            assert b"".join(lines.pieces(rows)) == b"".join(line + end.encode() for line in lines(rows))
+
+
 async def test_export_orders_ties_like_sql(tmp_path, monkeypatch):
     deps = await make_deps(tmp_path)
     try:

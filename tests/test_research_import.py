@@ -62,6 +62,25 @@ async def test_importing_twice_changes_nothing(deps, tmp_path):
     assert await snapshot(deps.db) == before
 
 
+async def test_without_a_spool_the_file_is_read_again_with_the_same_result(deps, tmp_path, monkeypatch):
+    path = write_tdesktop_export(tmp_path / "result.json")
+    (tmp_path / "other").mkdir()
+    other = await make_deps(tmp_path / "other")
+    try:
+        spooled = await import_tdesktop(path, other)
+        expected = await snapshot(other.db)
+    finally:
+        await other.db.close()
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("handlers.import_spool.tempfile.TemporaryFile", no_space)
+    r = await import_tdesktop(path, deps)
+    assert r == spooled
+    assert await snapshot(deps.db) == expected
+
+
 async def test_no_alerts_unless_asked(deps, tmp_path):
     async with deps.db.transaction():
         await subscribers.upsert(deps.db, "console", "journalist", deps.clock())
@@ -176,3 +195,35 @@ async def test_indexing_is_deferred_and_caught_up_as_live_posts_are(deps, tmp_pa
         assert await snapshot(other.db) == await snapshot(deps.db)  # same rows, same index state
     finally:
         await other.db.close()
+
+
+async def test_the_import_catch_up_indexes_as_refresh_in_steps_does(deps, tmp_path, monkeypatch):
+    """catch_up_index (stems from worker processes, two steps ahead) writes the same index, byte for byte."""
+    import sqlite3
+
+    from handlers import search
+    from tests.research_support import T0, post
+    from handlers.posts import handle_post
+
+    posts = [post(1100000001, i, f"Помилованы {i} человек, освобождён Иванов; ёлка {i % 3}", T0) for i in range(1, 12)]
+    files = []
+    for name, catch_up in (("steps", search.refresh_index_in_steps), ("pool", search.catch_up_index)):
+        (tmp_path / name).mkdir()
+        d = await make_deps(tmp_path / name)
+        try:
+            for p in posts:
+                await handle_post(p, d)
+            with monkeypatch.context() as m:
+                m.setattr(search, "PARALLEL_INDEX_MIN", 1)
+                m.setattr("handlers.detect_pool.worker_count", lambda: 2)
+                assert await catch_up(d.db, step=3) == len(posts)
+        finally:
+            await d.db.close()
+        files.append(tmp_path / name / "tgwatch.db")
+    dumps = []
+    for f in files:
+        conn = sqlite3.connect(f)
+        dumps.append([line for line in conn.iterdump() if "schema_migrations" not in line
+                      and "cache_generations" not in line])
+        conn.close()
+    assert dumps[0] == dumps[1]

@@ -13,9 +13,10 @@ from bot.detection.rules import NUM, YEAR, RuleSet
 _WORD_CACHE_MAX = 200_000  # distinct words remembered per rule set (bounded memory)
 
 
-def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+def _word_elements(rs: RuleSet, t: str) -> tuple:
     """(element ids the word satisfies, trigger sequences, context sequences and the context
-    sequences used with scope "post" that can start at it), cached per word."""
+    sequences used with scope "post" that can start at it, then those three split by _split_starts),
+    cached per word."""
     cache = rs.word_cache
     found = cache.get(t)
     if found is not None:
@@ -36,10 +37,22 @@ def _word_elements(rs: RuleSet, t: str) -> tuple[frozenset[int], tuple[int, ...]
     trig = rs.trigger_seqs
     ctx = tuple(x for x in starts if x not in trig)
     found = (frozenset(acc), tuple(x for x in starts if x in trig), ctx, tuple(x for x in ctx if x in rs.post_seqs))
+    found += tuple(_split_starts(rs, sids) for sids in found[1:])
     if len(cache) >= _WORD_CACHE_MAX:
         cache.clear()
     cache[t] = found
     return found
+
+
+Starts = tuple[tuple[int, ...], tuple[tuple[int, frozenset[int], tuple[tuple[int, int], ...]], ...]]
+
+
+def _split_starts(rs: RuleSet, sids: tuple[int, ...]) -> Starts:
+    """Sequence ids split for _match: (one-word sequences, (sid, elements after the first, the
+    (element, gap) steps after the first) of the longer ones); built once per word."""
+    seqs = rs.seqs
+    return (tuple(sid for sid in sids if len(seqs[sid]) == 1),
+            tuple((sid, rs.seq_rest[sid], seqs[sid][1:]) for sid in sids if len(seqs[sid]) > 1))
 
 
 def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
@@ -49,7 +62,7 @@ def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
 
 def word_table(rs: RuleSet, norm: Normalized) -> list[tuple]:
     """Per token: (element ids, trigger sequence starts, context sequence starts, post-scope context
-    sequence starts); share it across phases."""
+    sequence starts, then the three starts split by _split_starts); share it across phases."""
     cache = rs.word_cache
     return [cache.get(tok.text) or _word_elements(rs, tok.text) for tok in norm.tokens]
 
@@ -70,53 +83,51 @@ def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences:
     toks = norm.tokens
     if per_word is None:
         per_word = word_table(rs, norm)
+    sents = norm.sent_of if len(norm.sent_of) == len(toks) else tuple(t.sent for t in toks)
     if phase == "trigger":
-        todo = [(i, w[1]) for i, w in enumerate(per_word) if w[1]]  # most words start no trigger
+        todo = [(i, w[4]) for i, w in enumerate(per_word) if w[1]]  # most words start no trigger
     elif phase == "context":
         if sentences is None:
-            todo = [(i, w[2]) for i, w in enumerate(per_word) if w[2]]
+            todo = [(i, w[5]) for i, w in enumerate(per_word) if w[2]]
         else:
-            todo = [(i, w[2] if toks[i].sent in sentences else w[3]) for i, w in enumerate(per_word) if w[2]]
+            todo = [(i, w[5] if sents[i] in sentences else w[6]) for i, w in enumerate(per_word) if w[2]]
     else:
-        todo = [(i, w[1] + w[2]) for i, w in enumerate(per_word) if w[1] or w[2]]
+        todo = [(i, _split_starts(rs, w[1] + w[2])) for i, w in enumerate(per_word) if w[1] or w[2]]
     if not todo:
         return defaultdict(list)
     if elems is None:
         elems = [w[0] for w in per_word]
     if present is None:
         present = frozenset().union(*elems)
-    return _match(rs, toks, elems, present, todo)
+    return _match(sents, elems, present, todo)
 
 
-def _match(rs: RuleSet, toks: tuple, elems: list, present: frozenset[int],
-           todo: list[tuple[int, tuple[int, ...]]]) -> Found:
+def _match(sents: tuple[int, ...], elems: list, present: frozenset[int], todo: list[tuple[int, Starts]]) -> Found:
     found: Found = defaultdict(list)
-    seqs, rest = rs.seqs, rs.seq_rest
-    n_toks = len(toks)
-    for i, starts in todo:
-        if not starts:
+    n_toks = len(sents)
+    for i, (singles, multis) in todo:
+        if singles:
+            m = (i, i + 1, (i,))  # one shared tuple: matches are never mutated
+            for sid in singles:
+                found[sid].append(m)
+        if not multis:
             continue
-        sent = toks[i].sent
-        for sid in starts:
-            seq = seqs[sid]
-            if len(seq) == 1:
-                found[sid].append((i, i + 1, (i,)))
-                continue
-            if not rest[sid] <= present:
+        sent = sents[i]
+        for sid, rest, tail in multis:
+            if not rest <= present:
                 continue  # a later word of the sequence occurs nowhere in the post
-            pos, ok, at = i + 1, True, [i]
-            for el, gap in seq[1:]:
+            pos, at = i + 1, [i]
+            for el, gap in tail:
                 limit = pos + gap + 1
                 if limit > n_toks:
                     limit = n_toks
                 k = pos
-                while k < limit and toks[k].sent == sent and el not in elems[k]:
+                while k < limit and sents[k] == sent and el not in elems[k]:
                     k += 1
-                if k >= limit or toks[k].sent != sent:
-                    ok = False
+                if k >= limit or sents[k] != sent:
                     break
                 pos = k + 1
                 at.append(k)
-            if ok:
+            else:
                 found[sid].append((i, pos, tuple(at)))
     return found

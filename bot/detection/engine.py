@@ -66,12 +66,13 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, o
 class _Index:
     """Matches of one post grouped by sentence, so scope checks do not scan the whole post."""
 
-    __slots__ = ("matches", "matched", "by_sent", "toks", "live_blocks")
+    __slots__ = ("matches", "matched", "by_sent", "toks", "sents", "live_blocks")
 
     def __init__(self, norm: Normalized, matches: Matches):
         self.matches = matches
         self.matched = frozenset(matches)
         self.toks = norm.tokens
+        self.sents = norm.sent_of if len(norm.sent_of) == len(norm.tokens) else tuple(t.sent for t in norm.tokens)
         self.by_sent: dict[int, dict[int, list]] = {}
         self.live_blocks: frozenset[int] | None = None  # blocks with a pattern start in this post
 
@@ -83,13 +84,21 @@ class _Index:
             live = self.live_blocks = frozenset().union(*(firsts[sid] for sid in self.matched if sid in firsts))
         return live
 
-    def in_sentence(self, sid: int, sent: int) -> list:
+    def sentence_table(self, sid: int) -> dict[int, list]:
+        """Matches of sequence `sid` by sentence (built on first use)."""
         per = self.by_sent.get(sid)
         if per is None:
             per = {}
+            sents = self.sents
             for m in self.matches.get(sid, ()):
-                per.setdefault(self.toks[m[0]].sent, []).append(m)
+                per.setdefault(sents[m[0]], []).append(m)
             self.by_sent[sid] = per
+        return per
+
+    def in_sentence(self, sid: int, sent: int) -> list:
+        per = self.by_sent.get(sid)
+        if per is None:
+            per = self.sentence_table(sid)
         return per.get(sent, [])
 
 
@@ -98,29 +107,38 @@ def context_span(ctx: Context, norm: Normalized, index: _Index, first: int, last
     """Span of the first pattern of `ctx` found in its scope around tokens [first, last), else None.
 
     `own` are the trigger's matched words; other words inside a gapped trigger count as adjacent."""
-    toks = norm.tokens
-    here = toks[first].sent
     live = ctx.firsts & index.matched
     if not live:
         return None
-    for pattern in (p for sid in sorted(live) for p in ctx.by_first[sid]):
-        cands = index.matches.get(pattern[0], ()) if ctx.scope == "post" else index.in_sentence(pattern[0], here)
-        for m in cands:
-            if m[0] == first and m[1] - m[0] == 1:
-                continue  # the trigger word itself
-            if not _in_scope(ctx, norm, m, first, last, own):
-                continue
-            sent = toks[m[0]].sent
-            if all(index.in_sentence(sid, sent) for sid in pattern[1:]):
-                return m[0], m[1]
+    sents = index.sents
+    here = sents[first]
+    post = ctx.scope == "post"
+    by_first, matches, by_sent = ctx.by_first, index.matches, index.by_sent
+    for sid in sorted(live) if len(live) > 1 else live:
+        if post:
+            cands = matches.get(sid, ())
+        else:
+            per = by_sent.get(sid)
+            cands = (per if per is not None else index.sentence_table(sid)).get(here, ())
+        if not cands:
+            continue
+        for pattern in by_first[sid]:  # each starts with sequence `sid`
+            for m in cands:
+                if m[0] == first and m[1] - m[0] == 1:
+                    continue  # the trigger word itself
+                if not _in_scope(ctx, norm, m, first, last, own):
+                    continue
+                if len(pattern) == 1 or all(index.in_sentence(sid2, sents[m[0]]) for sid2 in pattern[1:]):
+                    return m[0], m[1]
     return None
 
 
 def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
     """Every trigger match with the first block that vetoes it (if any)."""
     hits: list[Hit] = []
-    toks, sents = norm.tokens, norm.sentences
+    sents = norm.sentences
     index = _Index(norm, matches)
+    sent_of = index.sents
     starts = rs.pattern_starts
     # Only patterns whose first sequence matched can fire: visit those, in rule-file order
     # (trigger, then pattern), which is the order of the hits and of MAX_HITS's cut.
@@ -135,8 +153,8 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
         for m in matches[pattern[0]]:
             if m[:2] in seen:
                 continue
-            sent = toks[m[0]].sent
-            if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
+            sent = sent_of[m[0]]
+            if len(pattern) > 1 and not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
                 continue
             if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
                     and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
@@ -215,7 +233,8 @@ def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
     matches = match_patterns(rs, norm, "trigger", per_word=table, elems=elems, present=present)
     if not matches:
         return []
-    sentences = {norm.tokens[m[0]].sent for found in matches.values() for m in found}
+    sent_of = norm.sent_of if len(norm.sent_of) == len(norm.tokens) else tuple(t.sent for t in norm.tokens)
+    sentences = {sent_of[m[0]] for found in matches.values() for m in found}
     matches.update(match_patterns(rs, norm, "context", sentences, per_word=table, elems=elems, present=present))
     return find_hits(rs, norm, matches)
 

@@ -63,8 +63,9 @@ def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
 def word_table(rs: RuleSet, norm: Normalized) -> list[tuple]:
     """Per token: (element ids, trigger sequence starts, context sequence starts, post-scope context
     sequence starts, then the three starts split by _split_starts); share it across phases."""
-    cache = rs.word_cache
-    return [cache.get(tok.text) or _word_elements(rs, tok.text) for tok in norm.tokens]
+    get = rs.word_cache.get
+    words = norm.words if len(norm.words) == len(norm.tokens) else [t.text for t in norm.tokens]
+    return [get(w) or _word_elements(rs, w) for w in words]
 
 
 Found = dict[int, list[tuple[int, int, tuple[int, ...]]]]

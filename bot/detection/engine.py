@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import bisect
 
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.detection import countries as countries_mod
 from bot.detection import count as count_mod
@@ -27,8 +27,9 @@ MAX_HITS = 120  # trigger matches examined per post: real posts have a handful; 
 Matches = dict[int, list[tuple[int, int, tuple[int, ...]]]]
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
+    """One trigger match (a tuple: several are built per post, and tuples build fastest)."""
+
     trigger: Trigger
     first: int  # token range [first, last)
     last: int
@@ -63,10 +64,13 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, o
     return before or after  # around
 
 
+_NONE: frozenset[int] = frozenset()
+
+
 class _Index:
     """Matches of one post grouped by sentence, so scope checks do not scan the whole post."""
 
-    __slots__ = ("matches", "matched", "by_sent", "toks", "sents", "live_blocks")
+    __slots__ = ("matches", "matched", "by_sent", "toks", "sents", "live_blocks", "sent_sids")
 
     def __init__(self, norm: Normalized, matches: Matches):
         self.matches = matches
@@ -75,6 +79,7 @@ class _Index:
         self.sents = norm.sent_of if len(norm.sent_of) == len(norm.tokens) else tuple(t.sent for t in norm.tokens)
         self.by_sent: dict[int, dict[int, list]] = {}
         self.live_blocks: frozenset[int] | None = None  # blocks with a pattern start in this post
+        self.sent_sids: dict[int, set[int]] | None = None  # sentence -> sequences matched in it
 
     def blocks(self, rs: RuleSet) -> frozenset[int]:
         """Indexes of the blocks that can match this post (one of their patterns' first sequences occurs)."""
@@ -83,6 +88,21 @@ class _Index:
             firsts = rs.block_firsts
             live = self.live_blocks = frozenset().union(*(firsts[sid] for sid in self.matched if sid in firsts))
         return live
+
+    def sids_in(self, sent: int) -> set[int]:
+        """The sequences with a match in sentence `sent` (all sentences indexed on first use)."""
+        table = self.sent_sids
+        if table is None:
+            table = self.sent_sids = {}
+            sents = self.sents
+            for sid, found in self.matches.items():
+                for m in found:
+                    got = table.get(sents[m[0]])
+                    if got is None:
+                        table[sents[m[0]]] = {sid}
+                    else:
+                        got.add(sid)
+        return table.get(sent, _NONE)
 
     def sentence_table(self, sid: int) -> dict[int, list]:
         """Matches of sequence `sid` by sentence (built on first use)."""
@@ -107,12 +127,13 @@ def context_span(ctx: Context, norm: Normalized, index: _Index, first: int, last
     """Span of the first pattern of `ctx` found in its scope around tokens [first, last), else None.
 
     `own` are the trigger's matched words; other words inside a gapped trigger count as adjacent."""
-    live = ctx.firsts & index.matched
-    if not live:
-        return None
     sents = index.sents
     here = sents[first]
     post = ctx.scope == "post"
+    # Only sequences matched in the trigger's sentence can be in scope (except for scope "post").
+    live = ctx.firsts & (index.matched if post else index.sids_in(here))
+    if not live:
+        return None
     by_first, matches, by_sent = ctx.by_first, index.matches, index.by_sent
     for sid in sorted(live) if len(live) > 1 else live:
         if post:

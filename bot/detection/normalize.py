@@ -82,6 +82,11 @@ class Normalized:
     clause_of: tuple[int, ...] = ()
 
 
+def token_words(norm: Normalized) -> tuple[str, ...] | list[str]:
+    """The folded words of the tokens (the column normalize() built, or read from the tokens)."""
+    return norm.words if len(norm.words) == len(norm.tokens) else [t.text for t in norm.tokens]
+
+
 def clean(text: str) -> str:
     """Replace lone surrogates and cap the length; the result indexes the caller's text 1:1."""
     if len(text) > MAX_CHARS:
@@ -206,11 +211,12 @@ def _fix_token(word: str, lacinka: bool, orig: str = "") -> str:
     return word
 
 
-_MIXED_RX = re.compile(r"[а-яеиг][a-z]|[a-z][а-яеиг]")
+# A Latin letter next to a Cyrillic one: "[а-яеиг][a-z]|[a-z][а-яеиг]", written to start with the
+# Latin class so the regex engine skips ahead to Latin letters instead of trying every position.
+_MIXED_RX = re.compile(r"[a-z](?:(?<=[а-яеиг].)|(?=[а-яеиг]))")
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A post cleaned and folded once, shared by the pre-filter and the token pass."""
 
     text: str
@@ -311,7 +317,7 @@ def normalize(text: str | Prepared, lang: str | None = None) -> Normalized:
         n = kept_before[-1]
     sentences, sent_first = [], 0
     for k, question in breaks:
-        sentences.append(Sentence(sent_first, k, question))
+        sentences.append(_new_sentence((sent_first, k, question)))
         sent_first = k
     pos = offs[-1] - len(parts[-1])  # end of the last word
     sentences.append(Sentence(sent_first, n, "?" in folded[pos:pos + 3]))
@@ -349,6 +355,7 @@ def _gap_kind_at(gap: str, folded: str, b: int, text: str) -> int:
 
 
 _new_token = partial(tuple.__new__, Token)  # builds the NamedTuple without its Python-level __new__
+_new_sentence = partial(tuple.__new__, Sentence)
 
 
 def _normalize_loop(prep: Prepared, body_start: int) -> Normalized:

@@ -7,7 +7,7 @@ Works on folded tokens from normalize.py (ё→е, і→и, ў→в, soft signs 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.detection.normalize import Normalized, fold_term
 
@@ -118,8 +118,7 @@ _VAGUE = {fold_term(w) for w in (
 _DOZEN = {fold_term(w) for w in "dozen дюжина дюжину дюжины дюжиной тузин тузін".split()}
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
+class Number(NamedTuple):
     value: int | None  # None for vague quantities ("several", "dozens")
     first: int  # token index range [first, last)
     last: int

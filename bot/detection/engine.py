@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 
 from pathlib import Path
+from operator import itemgetter
 from typing import NamedTuple
 
 from bot.detection import countries as countries_mod
@@ -249,8 +250,10 @@ def _wh_question(norm: Normalized, i: int) -> bool:
 def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
     """Trigger matches first; contexts (blockers, requirements) only in sentences that have one."""
     table = word_table(rs, norm)
-    elems = [w[0] for w in table]
-    present = frozenset().union(*elems)  # every element in the post: sequences needing others fail fast
+    elems = list(map(itemgetter(0), table))
+    # Every element in the post that a sequence needs after its first word: sequences needing
+    # others fail fast.
+    present = frozenset().union(*map(itemgetter(7), table))
     matches = match_patterns(rs, norm, "trigger", per_word=table, elems=elems, present=present)
     if not matches:
         return []

@@ -5,6 +5,7 @@ and greedy left-to-right sequence matching inside sentences. Pure apart from the
 from __future__ import annotations
 
 from collections import defaultdict
+from operator import itemgetter
 
 from bot.detection.normalize import Normalized
 from bot.detection.numbers import is_digits, word_value
@@ -15,8 +16,8 @@ _WORD_CACHE_MAX = 200_000  # distinct words remembered per rule set (bounded mem
 
 def _word_elements(rs: RuleSet, t: str) -> tuple:
     """(element ids the word satisfies, trigger sequences, context sequences and the context
-    sequences used with scope "post" that can start at it, then those three split by _split_starts),
-    cached per word."""
+    sequences used with scope "post" that can start at it, then those three split by _split_starts,
+    then the word's elements that some sequence needs after its first word), cached per word."""
     cache = rs.word_cache
     found = cache.get(t)
     if found is not None:
@@ -38,21 +39,37 @@ def _word_elements(rs: RuleSet, t: str) -> tuple:
     ctx = tuple(x for x in starts if x not in trig)
     found = (frozenset(acc), tuple(x for x in starts if x in trig), ctx, tuple(x for x in ctx if x in rs.post_seqs))
     found += tuple(_split_starts(rs, sids) for sids in found[1:])
+    found += (found[0] & _later_elements(rs),)
     if len(cache) >= _WORD_CACHE_MAX:
         cache.clear()
     cache[t] = found
     return found
 
 
-Starts = tuple[tuple[int, ...], tuple[tuple[int, frozenset[int], tuple[tuple[int, int], ...]], ...]]
+Multi = tuple[int, frozenset[int], tuple[tuple[int, int], ...]]  # (sid, elements after the first, steps)
+Starts = tuple[tuple[int, ...], frozenset[int], dict[int, tuple[Multi, ...]]]
 
 
 def _split_starts(rs: RuleSet, sids: tuple[int, ...]) -> Starts:
-    """Sequence ids split for _match: (one-word sequences, (sid, elements after the first, the
-    (element, gap) steps after the first) of the longer ones); built once per word."""
+    """Sequence ids arranged for _match, once per word: (one-word sequences, the second elements
+    of the longer ones, and those by their second element: (sid, elements after the first, the
+    (element, gap) steps after the first)). A sequence whose second element is absent from the
+    post cannot match, and one set intersection finds the others."""
     seqs = rs.seqs
-    return (tuple(sid for sid in sids if len(seqs[sid]) == 1),
-            tuple((sid, rs.seq_rest[sid], seqs[sid][1:]) for sid in sids if len(seqs[sid]) > 1))
+    by_next: dict[int, list[Multi]] = {}
+    for sid in sids:
+        if len(seqs[sid]) > 1:
+            by_next.setdefault(seqs[sid][1][0], []).append((sid, rs.seq_rest[sid], seqs[sid][1:]))
+    return (tuple(sid for sid in sids if len(seqs[sid]) == 1), frozenset(by_next),
+            {el: tuple(group) for el, group in by_next.items()})
+
+
+def _later_elements(rs: RuleSet) -> frozenset[int]:
+    """Elements some sequence needs after its first word (what fail-fast checks look for)."""
+    got = rs.cache.get("later_elements")
+    if got is None:
+        got = rs.cache["later_elements"] = frozenset().union(*rs.seq_rest)
+    return got
 
 
 def token_elements(rs: RuleSet, norm: Normalized) -> list[frozenset[int]]:
@@ -79,7 +96,8 @@ def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences:
     phase "trigger" runs only trigger sequences; "context" only the others (blockers, requirements),
     limited to `sentences` except for sequences used with scope "post". Sequences never cross a
     sentence boundary. Greedy left-to-right: bounded work per token. `elems` (the per-token element
-    sets of `per_word`) and `present` (their union) may be passed in when shared across phases.
+    sets of `per_word`) and `present` (the union of the elements sequences need after their first
+    word, or a superset) may be passed in when shared across phases.
     """
     toks = norm.tokens
     if per_word is None:
@@ -99,36 +117,37 @@ def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences:
     if elems is None:
         elems = [w[0] for w in per_word]
     if present is None:
-        present = frozenset().union(*elems)
+        present = frozenset().union(*map(itemgetter(7), per_word))
     return _match(sents, elems, present, todo)
 
 
 def _match(sents: tuple[int, ...], elems: list, present: frozenset[int], todo: list[tuple[int, Starts]]) -> Found:
     found: Found = defaultdict(list)
     n_toks = len(sents)
-    for i, (singles, multis) in todo:
+    for i, (singles, nexts, by_next) in todo:
         if singles:
             m = (i, i + 1, (i,))  # one shared tuple: matches are never mutated
             for sid in singles:
                 found[sid].append(m)
-        if not multis:
+        if not nexts:
             continue
         sent = sents[i]
-        for sid, rest, tail in multis:
-            if not rest <= present:
-                continue  # a later word of the sequence occurs nowhere in the post
-            pos, at = i + 1, [i]
-            for el, gap in tail:
-                limit = pos + gap + 1
-                if limit > n_toks:
-                    limit = n_toks
-                k = pos
-                while k < limit and sents[k] == sent and el not in elems[k]:
-                    k += 1
-                if k >= limit or sents[k] != sent:
-                    break
-                pos = k + 1
-                at.append(k)
-            else:
-                found[sid].append((i, pos, tuple(at)))
+        for nxt in nexts & present:
+            for sid, rest, tail in by_next[nxt]:
+                if len(rest) > 1 and not rest <= present:
+                    continue  # a later word of the sequence occurs nowhere in the post
+                pos, at = i + 1, [i]
+                for el, gap in tail:
+                    limit = pos + gap + 1
+                    if limit > n_toks:
+                        limit = n_toks
+                    k = pos
+                    while k < limit and sents[k] == sent and el not in elems[k]:
+                        k += 1
+                    if k >= limit or sents[k] != sent:
+                        break
+                    pos = k + 1
+                    at.append(k)
+                else:
+                    found[sid].append((i, pos, tuple(at)))
     return found

@@ -87,7 +87,7 @@ class _Index:
         live = self.live_blocks
         if live is None:
             firsts = rs.block_firsts
-            live = self.live_blocks = frozenset().union(*(firsts[sid] for sid in self.matched if sid in firsts))
+            live = self.live_blocks = frozenset().union(*map(firsts.__getitem__, self.matched & rs.block_first_sids))
         return live
 
     def sids_in(self, sent: int) -> set[int]:
@@ -164,7 +164,7 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
     starts = rs.pattern_starts
     # Only patterns whose first sequence matched can fire: visit those, in rule-file order
     # (trigger, then pattern), which is the order of the hits and of MAX_HITS's cut.
-    todo = sorted(tp for sid in index.matched if sid in starts for tp in starts[sid])
+    todo = sorted(tp for sid in index.matched & rs.pattern_start_sids for tp in starts[sid])
     triggers = rs.triggers
     current, seen = -1, set()
     for t_idx, p_idx in todo:
@@ -178,7 +178,7 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
             sent = sent_of[m[0]]
             if len(pattern) > 1 and not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
                 continue
-            if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
+            if trig.requires and not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
                     and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
                 continue
             if trig.needs_name and not _name_near(rs, norm, m[0], m[1]):

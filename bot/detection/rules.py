@@ -97,6 +97,9 @@ class RuleSet:
     trigger_blocks: tuple[frozenset[int], ...] = ()
     # and sequence id -> indexes of the blocks whose context can start with it.
     block_firsts: dict[int, frozenset[int]] = field(default_factory=dict)
+    # The keys of pattern_starts and of block_firsts, as sets to intersect with a post's matches.
+    pattern_start_sids: frozenset[int] = frozenset()
+    block_first_sids: frozenset[int] = frozenset()
 
     def blocks_for(self, trig: Trigger) -> list[Block]:
         """The blocks that apply to a trigger, in file order (computed once per trigger)."""
@@ -493,3 +496,5 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
         for sid in b.context.firsts:
             block_firsts[sid].add(b_idx)
     rs.block_firsts = {k: frozenset(v) for k, v in block_firsts.items()}
+    rs.pattern_start_sids = frozenset(rs.pattern_starts)
+    rs.block_first_sids = frozenset(rs.block_firsts)

@@ -8,9 +8,9 @@ precedence, scores confidence and gathers the facts. Pure; the rules are compile
 from __future__ import annotations
 
 import bisect
-
-from pathlib import Path
+from functools import partial
 from operator import itemgetter
+from pathlib import Path
 from typing import NamedTuple
 
 from bot.detection import countries as countries_mod
@@ -40,6 +40,9 @@ class Hit(NamedTuple):
     @property
     def label(self) -> str:
         return self.trigger.label
+
+
+_new_hit = partial(tuple.__new__, Hit)  # skips the NamedTuple's Python-level __new__
 
 
 def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, own: tuple[int, ...]) -> bool:
@@ -233,8 +236,8 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, t_idx: int, tr
             continue
         if block.requires and not all(context_span(r, norm, matches, m[0], m[1], m[2]) for r in block.requires):
             continue
-        return Hit(trig, m[0], m[1], block.rule_id, span)
-    return Hit(trig, m[0], m[1])
+        return _new_hit((trig, m[0], m[1], block.rule_id, span))
+    return _new_hit((trig, m[0], m[1], None, None))
 
 
 _WH = {"сколко", "колки", "куда", "куды", "где", "дзе", "кого", "каго", "кто", "хто", "когда", "how", "who",

@@ -109,7 +109,9 @@ def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences:
         if sentences is None:
             todo = [(i, w[5]) for i, w in enumerate(per_word) if w[2]]
         else:
-            todo = [(i, w[5] if sents[i] in sentences else w[6]) for i, w in enumerate(per_word) if w[2]]
+            # Outside `sentences` only post-scope sequences (w[3], a subset of w[2]) are run.
+            todo = [(i, w[5] if sents[i] in sentences else w[6]) for i, w in enumerate(per_word)
+                    if w[2] and (w[3] or sents[i] in sentences)]
     else:
         todo = [(i, _split_starts(rs, w[1] + w[2])) for i, w in enumerate(per_word) if w[1] or w[2]]
     if not todo:

@@ -236,7 +236,7 @@ class Prepared(NamedTuple):
 def prepare(text: str, lang: str | None = None) -> Prepared:
     text = clean(text or "")
     folded = fold_chars(text)
-    return Prepared(text, folded, is_lacinka(text, lang), _MIXED_RX.search(folded) is not None)
+    return tuple.__new__(Prepared, (text, folded, is_lacinka(text, lang), _MIXED_RX.search(folded) is not None))
 
 
 def quick_text(text: str, lang: str | None) -> str | None:

@@ -7,6 +7,7 @@ Works on folded tokens from normalize.py (ё→е, і→и, ў→в, soft signs 
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import NamedTuple
 
 from bot.detection.normalize import Normalized, fold_term
@@ -125,6 +126,9 @@ class Number(NamedTuple):
     word: bool  # written as words
 
 
+_new_number = partial(tuple.__new__, Number)  # skips the NamedTuple's Python-level __new__
+
+
 def parse_numbers(norm: Normalized, sentences: list[int] | None = None) -> list[Number]:
     """Every number in the post (or in the given sentences), merging "1 250", "8,000",
     "двадцать пять", "8 тысяч"."""
@@ -161,7 +165,7 @@ def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
             if j < n and toks[j].text in _SCALES and toks[j].sent == toks[i].sent:
                 value = value * _SCALES[toks[j].text] or None
                 j += 1
-            out.append(Number(value, i, j, False))
+            out.append(_new_number((value, i, j, False)))
             i = j
         elif t in _DOZEN and (t != "dozen" or i > first and toks[i - 1].text in ("a", "one")):
             # "a dozen inmates", "дюжина осуждённых" = 12; "half a dozen" = 6; "dozens" stays vague
@@ -192,10 +196,10 @@ def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
                 j += 1
             value = total + current
             if j == i:  # a vague word on its own
-                out.append(Number(None, i, i + 1, True))
+                out.append(_new_number((None, i, i + 1, True)))
                 i += 1
                 continue
-            out.append(Number(value or None, i, j, True))
+            out.append(_new_number((value or None, i, j, True)))
             i = j
         else:
             i += 1

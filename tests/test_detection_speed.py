@@ -5,6 +5,7 @@ corpus and fuzzed (cut, joined, re-cased, with noise characters inserted)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from bot.detection import load_detector
 from bot.detection.engine import Hit, _Index, _wh_question, context_span, find_hits, hits_for
 from bot.detection.matcher import match_patterns, word_table
-from bot.detection.normalize import normalize
+from bot.detection.count import clause_bounds
+from bot.detection.normalize import _FORWARD_RX, _MIXED_RX, _normalize_loop, normalize, prepare
 from bot.detection.scope import event_sentences, widen
 
 CORPUS = Path(__file__).parent / "data" / "corpus_dev.jsonl"
@@ -135,13 +137,62 @@ def _matches(norm, fail_fast: bool):
     return found
 
 
+def _context_span_reference(ctx, norm, index, first, last, own=()):
+    """context_span without the per-sentence sequence sets: every matched first sequence, in order."""
+    from bot.detection.engine import _in_scope
+    toks = norm.tokens
+    for sid in sorted(ctx.firsts & index.matched):
+        for pattern in ctx.by_first[sid]:
+            cands = index.matches.get(sid, ()) if ctx.scope == "post" else index.in_sentence(sid, toks[first].sent)
+            for m in cands:
+                if m[0] == first and m[1] - m[0] == 1 or not _in_scope(ctx, norm, m, first, last, own):
+                    continue
+                if all(index.in_sentence(s, toks[m[0]].sent) for s in pattern[1:]):
+                    return m[0], m[1]
+    return None
+
+
+def _check_normalize(text: str, lang: str | None) -> None:
+    """normalize()'s column pass against the token-by-token loop, and its derived columns."""
+    prep = prepare(text, lang)
+    forward = _FORWARD_RX.match(prep.text)
+    norm = normalize(prep)
+    assert norm == _normalize_loop(prep, forward.end() if forward else 0)
+    assert norm.words == tuple(t.text for t in norm.tokens)
+    assert norm.sent_of == tuple(t.sent for t in norm.tokens)
+    assert norm.clause_of == tuple(t.clause for t in norm.tokens)
+    assert prep.mixed == (re.search("[а-яеиг][a-z]|[a-z][а-яеиг]", prep.folded) is not None)
+    assert (_MIXED_RX.search(prep.folded) is None) == (re.search("[а-яеиг][a-z]|[a-z][а-яеиг]", prep.folded) is None)
+    toks = norm.tokens
+    for i in range(len(toks)):
+        lo, hi = i, i
+        while lo > 0 and toks[lo - 1].clause == toks[i].clause:
+            lo -= 1
+        while hi < len(toks) and toks[hi].clause == toks[i].clause:
+            hi += 1
+        assert clause_bounds(norm, i) == (lo, hi)
+
+
 def _check_shortcuts(text: str, lang: str | None) -> None:
+    _check_normalize(text, lang)
     norm = normalize(text, lang)
     fast = _matches(norm, fail_fast=True)
     assert fast == _matches(norm, fail_fast=False)
     hits = find_hits(RULES, norm, fast) if fast else []
     assert hits == (_find_hits_reference(norm, fast) if fast else [])
     assert hits == hits_for(RULES, norm)
+    if fast:
+        index = _Index(norm, fast)
+        contexts = [c for t in RULES.triggers for c in t.requires]
+        for b in RULES.blocks:
+            contexts += [b.context, *b.unless, *b.requires]
+        for sid, found in fast.items():
+            if sid not in RULES.pattern_starts:
+                continue
+            for m in found:
+                for ctx in contexts:
+                    assert context_span(ctx, norm, index, m[0], m[1], m[2]) == \
+                        _context_span_reference(ctx, norm, index, m[0], m[1], m[2])
     event = [h for h in hits if h.blocked_by is None]
     if event:
         base = event_sentences(norm, event)
@@ -171,3 +222,11 @@ def test_lexicon_memo_answers_like_the_uncached_test():
         for word in ["человек", "людей", "prisoners", "мария", "беларусь", "минск", "января", "x", ""] + \
                 [w.lower() for w in TEXTS[0].split()[:30]]:
             assert RULES.in_lexicon(name, word) == RULES._in_lexicon(name, word)
+
+
+@pytest.mark.parametrize("text", ["", "ь", "\u200b Помилован", "a ь b", "Forwarded from X\nОсвобождён", "İstanbul. A. B",
+                                  "U.S. citizen. 2.5 года… Вадим Р., Нелли Л. вышли", "pamiłavaŭ ŭ Minsku", "Пoмилoван"])
+def test_normalize_columns_match_the_token_loop_on_edge_cases(text):
+    for lang in ("ru", "be", "en", None):
+        _check_normalize(text, lang)
+

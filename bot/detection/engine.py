@@ -256,7 +256,7 @@ def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
     elems = list(map(itemgetter(0), table))
     # Every element in the post that a sequence needs after its first word: sequences needing
     # others fail fast.
-    present = frozenset().union(*map(itemgetter(7), table))
+    present = frozenset().union(*filter(None, map(itemgetter(7), table)))
     matches = match_patterns(rs, norm, "trigger", per_word=table, elems=elems, present=present)
     if not matches:
         return []

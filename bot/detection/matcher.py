@@ -119,7 +119,7 @@ def match_patterns(rs: RuleSet, norm: Normalized, phase: str = "all", sentences:
     if elems is None:
         elems = [w[0] for w in per_word]
     if present is None:
-        present = frozenset().union(*map(itemgetter(7), per_word))
+        present = frozenset().union(*filter(None, map(itemgetter(7), per_word)))
     return _match(sents, elems, present, todo)
 
 

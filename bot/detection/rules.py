@@ -101,6 +101,10 @@ class RuleSet:
     pattern_start_sids: frozenset[int] = frozenset()
     block_first_sids: frozenset[int] = frozenset()
 
+    def __post_init__(self) -> None:
+        # One memo per lexicon, created on first use: in_lexicon is then two dict lookups.
+        self.lexicon_memos = _LexiconMemos(self)
+
     def blocks_for(self, trig: Trigger) -> list[Block]:
         """The blocks that apply to a trigger, in file order (computed once per trigger)."""
         key = ("blocks_for", trig.rule_id)
@@ -132,10 +136,7 @@ class RuleSet:
 
     def in_lexicon(self, name: str, word: str) -> bool:
         """Whether a folded word matches a one-word entry (exact or stem*) of a lexicon."""
-        memo = self.lexicon_memos.get(name)
-        if memo is None:
-            memo = self.lexicon_memos[name] = BoundedMemo(partial(self._in_lexicon, name), 50_000)
-        return memo[word]
+        return self.lexicon_memos[name][word]
 
     def memo(self, name: str, fn: Callable[[Any], Any], cap: int) -> BoundedMemo:
         """The rule set's bounded memo `name` of fn (created on first use; see BoundedMemo)."""
@@ -212,6 +213,20 @@ class BoundedMemo(dict):
             self.clear()
         value = self[key] = self.fn(key)
         return value
+
+
+class _LexiconMemos(dict):
+    """lexicon name -> BoundedMemo of RuleSet._in_lexicon for that lexicon, made on first use."""
+
+    __slots__ = ("rules",)
+
+    def __init__(self, rules: RuleSet):
+        super().__init__()
+        self.rules = rules
+
+    def __missing__(self, name: str) -> BoundedMemo:
+        memo = self[name] = BoundedMemo(partial(self.rules._in_lexicon, name), 50_000)
+        return memo
 
 
 def _err(message: str) -> ConfigError:

@@ -16,7 +16,8 @@ from bot.detection import load_detector
 from bot.detection.engine import Hit, _Index, _wh_question, context_span, find_hits, hits_for
 from bot.detection.matcher import match_patterns, word_table
 from bot.detection.count import clause_bounds
-from bot.detection.normalize import _FORWARD_RX, _MIXED_RX, _normalize_loop, normalize, prepare
+from bot.detection.normalize import (_FORWARD_RX, _GAP_KINDS, _GLUE, _HAS_LATIN, _MIXED_RX, _SPLIT_RX, _ZW,
+                                     Normalized, Sentence, Token, _fix_token, _gap_kind, normalize, prepare)
 from bot.detection.scope import event_sentences, widen
 
 CORPUS = Path(__file__).parent / "data" / "corpus_dev.jsonl"
@@ -150,6 +151,51 @@ def _context_span_reference(ctx, norm, index, first, last, own=()):
                 if all(index.in_sentence(s, toks[m[0]].sent) for s in pattern[1:]):
                     return m[0], m[1]
     return None
+
+
+def _normalize_loop(prep, body_start: int) -> Normalized:
+    """normalize() as it was written before its column pass: one token at a time."""
+    text, folded, lacinka = prep.text, prep.folded, prep.lacinka
+    tokens: list = []
+    sentences: list = []
+    sent_first, sent_idx, clause = 0, 0, 0
+    # re.split with a capturing group alternates gap, word, gap, word ...: cheaper than finditer.
+    parts = _SPLIT_RX.split(folded[body_start:] if body_start else folded)
+    pos = body_start
+    has_glue = _GLUE in folded
+    mixed = prep.mixed  # some word mixes Latin and Cyrillic letters
+    new_token = tuple.__new__  # builds the NamedTuple without its Python-level __new__
+    append = tokens.append
+    for k in range(1, len(parts), 2):
+        gap, raw = parts[k - 1], parts[k]
+        s = pos + len(gap)
+        e = s + len(raw)
+        pos = e
+        if tokens and gap != " ":
+            kind = _GAP_KINDS.get(gap)
+            if kind is None:
+                kind = _gap_kind(gap, folded, s - len(gap), s, text)
+            if kind == 2:
+                sentences.append(Sentence(sent_first, len(tokens), "?" in gap))
+                sent_first, sent_idx = len(tokens), sent_idx + 1
+                clause += 1
+            elif kind == 1:
+                clause += 1
+        if (has_glue and _GLUE in raw) or lacinka or (mixed and not raw.isascii() and _HAS_LATIN.search(raw)):
+            orig = text[s:e]
+            word = _fix_token(raw, lacinka, orig)
+            if not word:
+                continue
+            first = orig.lstrip(_ZW)[:1]
+        else:
+            word, first = raw, text[s]
+        cap = first.isupper()
+        append(new_token(Token, (word, s, e, cap, cap and e - s > 1 and text[s:e].isupper(), sent_idx, clause)))
+    prev_end = pos
+    tail = folded[prev_end:]
+    sentences.append(Sentence(sent_first, len(tokens), "?" in tail[:3]))
+    return Normalized(text, tuple(tokens), tuple(sentences), tuple(t.text for t in tokens),
+                      tuple(t.sent for t in tokens), tuple(t.clause for t in tokens))
 
 
 def _check_normalize(text: str, lang: str | None) -> None:

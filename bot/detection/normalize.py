@@ -251,25 +251,24 @@ def normalize(text: str | Prepared, lang: str | None = None) -> Normalized:
     m = _FORWARD_RX.match(text)
     if m:  # a forwarded-from header names a channel, not an event
         body_start = m.end()
-    if prep.lacinka:
-        return _normalize_loop(prep, body_start)
     # re.split with a capturing group alternates gap, word, gap, word ... gap: cheaper than finditer.
-    # Columns are built with C-level passes (map, zip, slices); the per-token loop below in
-    # _normalize_loop is the reference and the path for the rare posts this one does not take.
+    # Columns are built with C-level passes (map, zip, slices); tests/test_detection_speed.py holds
+    # the token-by-token loop this replaces, as the reference.
     parts = _SPLIT_RX.split(folded[body_start:] if body_start else folded)
     words = parts[1::2]
     n = len(words)
     offs = list(accumulate(map(len, parts), initial=body_start))  # offs[j]: where parts[j] starts
     starts, ends = offs[1:2 * n:2], offs[2:2 * n + 1:2]
     firsts = list(map(text.__getitem__, starts))
-    fix = _words_to_fix(words, _GLUE in folded, prep.mixed)
+    lacinka = prep.lacinka
+    fix = range(n) if lacinka else _words_to_fix(words, _GLUE in folded, prep.mixed)
     dropped = []
     for k in fix:
         orig = text[starts[k]:ends[k]]
-        key = (words[k], orig)
+        key = (words[k], orig, lacinka)
         got = _FIXED.get(key)
         if got is None:
-            word = _fix_token(words[k], False, orig)
+            word = _fix_token(words[k], lacinka, orig)
             got = (word, orig.lstrip(_ZW)[:1])
             if len(_FIXED) >= 50_000:
                 _FIXED.clear()
@@ -336,7 +335,7 @@ def _words_to_fix(words: list[str], has_glue: bool, mixed: bool) -> list[int]:
     return fix
 
 
-_FIXED: dict[tuple[str, str], tuple[str, str]] = {}  # (folded word, original) -> (fixed word, first char)
+_FIXED: dict[tuple[str, str, bool], tuple[str, str]] = {}  # (folded, original, Łacinka) -> (fixed word, first char)
 _GAP_AT: dict[tuple, int] = {}
 
 
@@ -356,51 +355,6 @@ def _gap_kind_at(gap: str, folded: str, b: int, text: str) -> int:
 
 _new_token = partial(tuple.__new__, Token)  # builds the NamedTuple without its Python-level __new__
 _new_sentence = partial(tuple.__new__, Sentence)
-
-
-def _normalize_loop(prep: Prepared, body_start: int) -> Normalized:
-    """normalize() one token at a time: for Łacinka and for words that fold to nothing."""
-    text, folded, lacinka = prep.text, prep.folded, prep.lacinka
-    tokens: list[Token] = []
-    sentences: list[Sentence] = []
-    sent_first, sent_idx, clause = 0, 0, 0
-    # re.split with a capturing group alternates gap, word, gap, word ...: cheaper than finditer.
-    parts = _SPLIT_RX.split(folded[body_start:] if body_start else folded)
-    pos = body_start
-    has_glue = _GLUE in folded
-    mixed = prep.mixed  # some word mixes Latin and Cyrillic letters
-    new_token = tuple.__new__  # builds the NamedTuple without its Python-level __new__
-    append = tokens.append
-    for k in range(1, len(parts), 2):
-        gap, raw = parts[k - 1], parts[k]
-        s = pos + len(gap)
-        e = s + len(raw)
-        pos = e
-        if tokens and gap != " ":
-            kind = _GAP_KINDS.get(gap)
-            if kind is None:
-                kind = _gap_kind(gap, folded, s - len(gap), s, text)
-            if kind == 2:
-                sentences.append(Sentence(sent_first, len(tokens), "?" in gap))
-                sent_first, sent_idx = len(tokens), sent_idx + 1
-                clause += 1
-            elif kind == 1:
-                clause += 1
-        if (has_glue and _GLUE in raw) or lacinka or (mixed and not raw.isascii() and _HAS_LATIN.search(raw)):
-            orig = text[s:e]
-            word = _fix_token(raw, lacinka, orig)
-            if not word:
-                continue
-            first = orig.lstrip(_ZW)[:1]
-        else:
-            word, first = raw, text[s]
-        cap = first.isupper()
-        append(new_token(Token, (word, s, e, cap, cap and e - s > 1 and text[s:e].isupper(), sent_idx, clause)))
-    prev_end = pos
-    tail = folded[prev_end:]
-    sentences.append(Sentence(sent_first, len(tokens), "?" in tail[:3]))
-    return Normalized(text, tuple(tokens), tuple(sentences), tuple(t.text for t in tokens),
-                      tuple(t.sent for t in tokens), tuple(t.clause for t in tokens))
 
 
 _GAP_KINDS: dict[str, int] = {}

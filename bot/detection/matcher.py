@@ -39,13 +39,15 @@ def _word_elements(rs: RuleSet, t: str) -> tuple:
     ctx = tuple(x for x in starts if x not in trig)
     found = (frozenset(acc), tuple(x for x in starts if x in trig), ctx, tuple(x for x in ctx if x in rs.post_seqs))
     found += tuple(_split_starts(rs, sids) for sids in found[1:])
-    found += (found[0] & _later_elements(rs),)
+    later = found[0] & _later_elements(rs)
+    found += (later if later else _NO_ELEMENTS,)
     if len(cache) >= _WORD_CACHE_MAX:
         cache.clear()
     cache[t] = found
     return found
 
 
+_NO_ELEMENTS: frozenset[int] = frozenset()
 Multi = tuple[int, frozenset[int], tuple[tuple[int, int], ...]]  # (sid, elements after the first, steps)
 Starts = tuple[tuple[int, ...], frozenset[int], dict[int, tuple[Multi, ...]]]
 
@@ -55,6 +57,8 @@ def _split_starts(rs: RuleSet, sids: tuple[int, ...]) -> Starts:
     of the longer ones, and those by their second element: (sid, elements after the first, the
     (element, gap) steps after the first)). A sequence whose second element is absent from the
     post cannot match, and one set intersection finds the others."""
+    if not sids:
+        return _NO_STARTS  # most words start nothing in some phase: one shared, never-mutated value
     seqs = rs.seqs
     by_next: dict[int, list[Multi]] = {}
     for sid in sids:
@@ -62,6 +66,9 @@ def _split_starts(rs: RuleSet, sids: tuple[int, ...]) -> Starts:
             by_next.setdefault(seqs[sid][1][0], []).append((sid, rs.seq_rest[sid], seqs[sid][1:]))
     return (tuple(sid for sid in sids if len(seqs[sid]) == 1), frozenset(by_next),
             {el: tuple(group) for el, group in by_next.items()})
+
+
+_NO_STARTS: Starts = ((), frozenset(), {})
 
 
 def _later_elements(rs: RuleSet) -> frozenset[int]:

@@ -6,7 +6,9 @@ Pure functions over normalize.Normalized and numbers.Number.
 
 from __future__ import annotations
 
-from bot.detection.normalize import Normalized
+from bisect import bisect_left, bisect_right
+
+from bot.detection.normalize import Normalized, token_words
 from bot.detection.numbers import Number, word_value
 from bot.detection.rules import RuleSet
 from bot.detection.scope import event_sentences, hit_sentences
@@ -28,7 +30,7 @@ def with_reach(rs: RuleSet, norm: Normalized, hits: list, scope: list[int]) -> l
     extra = []
     for s in hit_sentences(norm, hits):
         if s + 1 < len(sents) and s + 1 not in scope and sents[s + 1].last > sents[s + 1].first:
-            words = words or [t.text for t in norm.tokens]
+            words = words or token_words(norm)
             if rs.phrase_in("fact_reach", words, sents[s + 1].first, sents[s + 1].last):
                 extra.append(s + 1)
     return sorted(set(scope) | set(extra)) if extra else scope
@@ -41,7 +43,7 @@ def choose_count(rs: RuleSet, norm: Normalized, numbers: list[Number], hits: lis
     if not hits:
         return None, None
     toks = norm.tokens
-    words = [t.text for t in toks]
+    words = token_words(norm)
     scope = set(count_sentences(norm, hits, label, rs) if scope_sents is None else scope_sents)
     hit_sents = set(hit_sentences(norm, hits))
     first_hit_sent = min(hit_sents)
@@ -259,15 +261,17 @@ def _clause_has(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon
 
 
 def _clause_has_uncached(rs: RuleSet, norm: Normalized, words: list[str], i: int, lexicon: str) -> bool:
-    toks = norm.tokens
-    clause = toks[i].clause
-    lo = i
-    while lo > 0 and toks[lo - 1].clause == clause:
-        lo -= 1
-    hi = i
-    while hi < len(toks) and toks[hi].clause == clause:
-        hi += 1
+    lo, hi = clause_bounds(norm, i)
     return rs.phrase_in(lexicon, words, lo, hi)
+
+
+def clause_bounds(norm: Normalized, i: int) -> tuple[int, int]:
+    """Token range [lo, hi) of the clause of token i (clause numbers never decrease along the post)."""
+    clauses = norm.clause_of
+    if len(clauses) != len(norm.tokens):
+        clauses = [t.clause for t in norm.tokens]
+    clause = clauses[i]
+    return bisect_left(clauses, clause, 0, i), bisect_right(clauses, clause, i)
 
 
 def _after_other_side(rs: RuleSet, norm: Normalized, words: list[str], i: int) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from bot.detection.normalize import Normalized, fold_term
+from bot.detection.normalize import Normalized, fold_term, token_words
 from bot.detection.rules import RuleSet
 from bot.detection.scope import event_sentences
 
@@ -95,7 +95,7 @@ def extract_countries(rs: RuleSet, norm: Normalized, hits: list, label: str,
 
     `sentences` defaults to the event sentences plus the two after each."""
     toks = norm.tokens
-    words = [t.text for t in toks]
+    words = token_words(norm)
     out: dict[str, tuple[int, int]] = {}
     home = next((c for c, spec in rs.countries.items() if spec.get("home")), None)
     skip = rs.memo("country_skip", partial(_skippable, rs), 100_000)

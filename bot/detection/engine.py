@@ -8,9 +8,10 @@ precedence, scores confidence and gathers the facts. Pure; the rules are compile
 from __future__ import annotations
 
 import bisect
-
-from dataclasses import dataclass
+from functools import partial
+from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.detection import countries as countries_mod
 from bot.detection import count as count_mod
@@ -27,8 +28,9 @@ MAX_HITS = 120  # trigger matches examined per post: real posts have a handful; 
 Matches = dict[int, list[tuple[int, int, tuple[int, ...]]]]
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
+    """One trigger match (a tuple: several are built per post, and tuples build fastest)."""
+
     trigger: Trigger
     first: int  # token range [first, last)
     last: int
@@ -38,6 +40,9 @@ class Hit:
     @property
     def label(self) -> str:
         return self.trigger.label
+
+
+_new_hit = partial(tuple.__new__, Hit)  # skips the NamedTuple's Python-level __new__
 
 
 def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, own: tuple[int, ...]) -> bool:
@@ -63,33 +68,61 @@ def _in_scope(ctx: Context, norm: Normalized, m: tuple, first: int, last: int, o
     return before or after  # around
 
 
+_NONE: frozenset[int] = frozenset()
+
+
 class _Index:
     """Matches of one post grouped by sentence, so scope checks do not scan the whole post."""
 
-    __slots__ = ("matches", "matched", "by_sent", "toks", "live_blocks")
+    __slots__ = ("matches", "matched", "by_sent", "toks", "sents", "live_blocks", "sent_sids")
 
     def __init__(self, norm: Normalized, matches: Matches):
         self.matches = matches
         self.matched = frozenset(matches)
         self.toks = norm.tokens
+        self.sents = norm.sent_of if len(norm.sent_of) == len(norm.tokens) else tuple(t.sent for t in norm.tokens)
         self.by_sent: dict[int, dict[int, list]] = {}
         self.live_blocks: frozenset[int] | None = None  # blocks with a pattern start in this post
+        self.sent_sids: dict[int, set[int]] | None = None  # sentence -> sequences matched in it
 
     def blocks(self, rs: RuleSet) -> frozenset[int]:
         """Indexes of the blocks that can match this post (one of their patterns' first sequences occurs)."""
         live = self.live_blocks
         if live is None:
             firsts = rs.block_firsts
-            live = self.live_blocks = frozenset().union(*(firsts[sid] for sid in self.matched if sid in firsts))
+            live = self.live_blocks = frozenset().union(*map(firsts.__getitem__, self.matched & rs.block_first_sids))
         return live
+
+    def sids_in(self, sent: int) -> set[int]:
+        """The sequences with a match in sentence `sent` (all sentences indexed on first use)."""
+        table = self.sent_sids
+        if table is None:
+            table = self.sent_sids = {}
+            sents = self.sents
+            for sid, found in self.matches.items():
+                for m in found:
+                    got = table.get(sents[m[0]])
+                    if got is None:
+                        table[sents[m[0]]] = {sid}
+                    else:
+                        got.add(sid)
+        return table.get(sent, _NONE)
+
+    def sentence_table(self, sid: int) -> dict[int, list]:
+        """Matches of sequence `sid` by sentence (built on first use)."""
+        per = self.by_sent.get(sid)
+        if per is None:
+            per = {}
+            sents = self.sents
+            for m in self.matches.get(sid, ()):
+                per.setdefault(sents[m[0]], []).append(m)
+            self.by_sent[sid] = per
+        return per
 
     def in_sentence(self, sid: int, sent: int) -> list:
         per = self.by_sent.get(sid)
         if per is None:
-            per = {}
-            for m in self.matches.get(sid, ()):
-                per.setdefault(self.toks[m[0]].sent, []).append(m)
-            self.by_sent[sid] = per
+            per = self.sentence_table(sid)
         return per.get(sent, [])
 
 
@@ -98,33 +131,43 @@ def context_span(ctx: Context, norm: Normalized, index: _Index, first: int, last
     """Span of the first pattern of `ctx` found in its scope around tokens [first, last), else None.
 
     `own` are the trigger's matched words; other words inside a gapped trigger count as adjacent."""
-    toks = norm.tokens
-    here = toks[first].sent
-    live = ctx.firsts & index.matched
+    sents = index.sents
+    here = sents[first]
+    post = ctx.scope == "post"
+    # Only sequences matched in the trigger's sentence can be in scope (except for scope "post").
+    live = ctx.firsts & (index.matched if post else index.sids_in(here))
     if not live:
         return None
-    for pattern in (p for sid in sorted(live) for p in ctx.by_first[sid]):
-        cands = index.matches.get(pattern[0], ()) if ctx.scope == "post" else index.in_sentence(pattern[0], here)
-        for m in cands:
-            if m[0] == first and m[1] - m[0] == 1:
-                continue  # the trigger word itself
-            if not _in_scope(ctx, norm, m, first, last, own):
-                continue
-            sent = toks[m[0]].sent
-            if all(index.in_sentence(sid, sent) for sid in pattern[1:]):
-                return m[0], m[1]
+    by_first, matches, by_sent = ctx.by_first, index.matches, index.by_sent
+    for sid in sorted(live) if len(live) > 1 else live:
+        if post:
+            cands = matches.get(sid, ())
+        else:
+            per = by_sent.get(sid)
+            cands = (per if per is not None else index.sentence_table(sid)).get(here, ())
+        if not cands:
+            continue
+        for pattern in by_first[sid]:  # each starts with sequence `sid`
+            for m in cands:
+                if m[0] == first and m[1] - m[0] == 1:
+                    continue  # the trigger word itself
+                if not _in_scope(ctx, norm, m, first, last, own):
+                    continue
+                if len(pattern) == 1 or all(index.in_sentence(sid2, sents[m[0]]) for sid2 in pattern[1:]):
+                    return m[0], m[1]
     return None
 
 
 def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
     """Every trigger match with the first block that vetoes it (if any)."""
     hits: list[Hit] = []
-    toks, sents = norm.tokens, norm.sentences
+    sents = norm.sentences
     index = _Index(norm, matches)
+    sent_of = index.sents
     starts = rs.pattern_starts
     # Only patterns whose first sequence matched can fire: visit those, in rule-file order
     # (trigger, then pattern), which is the order of the hits and of MAX_HITS's cut.
-    todo = sorted(tp for sid in index.matched if sid in starts for tp in starts[sid])
+    todo = sorted(tp for sid in index.matched & rs.pattern_start_sids for tp in starts[sid])
     triggers = rs.triggers
     current, seen = -1, set()
     for t_idx, p_idx in todo:
@@ -135,10 +178,10 @@ def find_hits(rs: RuleSet, norm: Normalized, matches: Matches) -> list[Hit]:
         for m in matches[pattern[0]]:
             if m[:2] in seen:
                 continue
-            sent = toks[m[0]].sent
-            if not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
+            sent = sent_of[m[0]]
+            if len(pattern) > 1 and not all(index.in_sentence(sid, sent) for sid in pattern[1:]):
                 continue
-            if not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
+            if trig.requires and not all(context_span(c, norm, index, m[0], m[1]) for c in trig.requires) \
                     and not (trig.or_name and _name_near(rs, norm, m[0], m[1])):
                 continue
             if trig.needs_name and not _name_near(rs, norm, m[0], m[1]):
@@ -208,8 +251,8 @@ def _check_blocks(rs: RuleSet, norm: Normalized, matches: _Index, t_idx: int, tr
             continue
         if block.requires and not all(context_span(r, norm, matches, m[0], m[1], m[2]) for r in block.requires):
             continue
-        return Hit(trig, m[0], m[1], block.rule_id, span)
-    return Hit(trig, m[0], m[1])
+        return _new_hit((trig, m[0], m[1], block.rule_id, span))
+    return _new_hit((trig, m[0], m[1], None, None))
 
 
 _WH = {"сколко", "колки", "куда", "куды", "где", "дзе", "кого", "каго", "кто", "хто", "когда", "how", "who",
@@ -225,12 +268,15 @@ def _wh_question(norm: Normalized, i: int) -> bool:
 def hits_for(rs: RuleSet, norm: Normalized) -> list[Hit]:
     """Trigger matches first; contexts (blockers, requirements) only in sentences that have one."""
     table = word_table(rs, norm)
-    elems = [w[0] for w in table]
-    present = frozenset().union(*elems)  # every element in the post: sequences needing others fail fast
+    elems = list(map(itemgetter(0), table))
+    # Every element in the post that a sequence needs after its first word: sequences needing
+    # others fail fast.
+    present = frozenset().union(*filter(None, map(itemgetter(7), table)))
     matches = match_patterns(rs, norm, "trigger", per_word=table, elems=elems, present=present)
     if not matches:
         return []
-    sentences = {norm.tokens[m[0]].sent for found in matches.values() for m in found}
+    sent_of = norm.sent_of if len(norm.sent_of) == len(norm.tokens) else tuple(t.sent for t in norm.tokens)
+    sentences = {sent_of[m[0]] for found in matches.values() for m in found}
     matches.update(match_patterns(rs, norm, "context", sentences, per_word=table, elems=elems, present=present))
     return find_hits(rs, norm, matches)
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 from functools import lru_cache, partial
 
-from bot.detection.normalize import Normalized
+from bot.detection.normalize import Normalized, token_words
 from bot.detection.numbers import word_value
 from bot.detection.rules import RuleSet
 from bot.detection.scope import event_sentences
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
+class Name(NamedTuple):
     text: str  # verbatim from the post
     start: int
     end: int
@@ -125,7 +124,7 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
     """People freed in the event: capitalised names in the event sentences, minus officials,
     relatives, speakers and places."""
     toks = norm.tokens
-    words = [t.text for t in toks]
+    words = token_words(norm)
     out: list[Name] = []
     if sentences is None:
         sentences = event_sentences(norm, hits)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
+from itertools import accumulate, compress, repeat
+from operator import contains
 from typing import NamedTuple
 
 # Characters that may hide inside a word (soft/hard signs, apostrophes, zero-width and bidi marks)
@@ -72,6 +75,16 @@ class Normalized:
     original: str
     tokens: tuple[Token, ...]
     sentences: tuple[Sentence, ...]
+    # Columns of `tokens` (text, sent, clause) that the matcher and the fact passes read per word:
+    # built once here instead of re-read from the tuples in every pass.
+    words: tuple[str, ...] = ()
+    sent_of: tuple[int, ...] = ()
+    clause_of: tuple[int, ...] = ()
+
+
+def token_words(norm: Normalized) -> tuple[str, ...] | list[str]:
+    """The folded words of the tokens (the column normalize() built, or read from the tokens)."""
+    return norm.words if len(norm.words) == len(norm.tokens) else [t.text for t in norm.tokens]
 
 
 def clean(text: str) -> str:
@@ -199,11 +212,12 @@ def _fix_token(word: str, lacinka: bool, orig: str = "") -> str:
     return word
 
 
-_MIXED_RX = re.compile(r"[а-яеиг][a-z]|[a-z][а-яеиг]")
+# A Latin letter next to a Cyrillic one: "[а-яеиг][a-z]|[a-z][а-яеиг]", written to start with the
+# Latin class so the regex engine skips ahead to Latin letters instead of trying every position.
+_MIXED_RX = re.compile(r"[a-z](?:(?<=[а-яеиг].)|(?=[а-яеиг]))")
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A post cleaned and folded once, shared by the pre-filter and the token pass."""
 
     text: str
@@ -223,7 +237,7 @@ class Prepared:
 def prepare(text: str, lang: str | None = None) -> Prepared:
     text = clean(text or "")
     folded = fold_chars(text)
-    return Prepared(text, folded, is_lacinka(text, lang), _MIXED_RX.search(folded) is not None)
+    return tuple.__new__(Prepared, (text, folded, is_lacinka(text, lang), _MIXED_RX.search(folded) is not None))
 
 
 def quick_text(text: str, lang: str | None) -> str | None:
@@ -233,50 +247,115 @@ def quick_text(text: str, lang: str | None) -> str | None:
 def normalize(text: str | Prepared, lang: str | None = None) -> Normalized:
     """Tokenise a post into folded tokens with sentence/clause structure and original offsets."""
     prep = text if isinstance(text, Prepared) else prepare(text, lang)
-    text, folded, lacinka = prep.text, prep.folded, prep.lacinka
+    text, folded = prep.text, prep.folded
     body_start = 0
     m = _FORWARD_RX.match(text)
     if m:  # a forwarded-from header names a channel, not an event
         body_start = m.end()
-    tokens: list[Token] = []
-    sentences: list[Sentence] = []
-    sent_first, sent_idx, clause = 0, 0, 0
-    # re.split with a capturing group alternates gap, word, gap, word ...: cheaper than finditer.
+    # re.split with a capturing group alternates gap, word, gap, word ... gap: cheaper than finditer.
+    # Columns are built with C-level passes (map, zip, slices); tests/test_detection_speed.py holds
+    # the token-by-token loop this replaces, as the reference.
     parts = _SPLIT_RX.split(folded[body_start:] if body_start else folded)
-    pos = body_start
-    has_glue = _GLUE in folded
-    mixed = prep.mixed  # some word mixes Latin and Cyrillic letters
-    new_token = tuple.__new__  # builds the NamedTuple without its Python-level __new__
-    append = tokens.append
-    for k in range(1, len(parts), 2):
-        gap, raw = parts[k - 1], parts[k]
-        s = pos + len(gap)
-        e = s + len(raw)
-        pos = e
-        if tokens and gap != " ":
-            kind = _GAP_KINDS.get(gap)
-            if kind is None:
-                kind = _gap_kind(gap, folded, s - len(gap), s, text)
+    words = parts[1::2]
+    n = len(words)
+    offs = list(accumulate(map(len, parts), initial=body_start))  # offs[j]: where parts[j] starts
+    starts, ends = offs[1:2 * n:2], offs[2:2 * n + 1:2]
+    firsts = list(map(text.__getitem__, starts))
+    lacinka = prep.lacinka
+    fix = range(n) if lacinka else _words_to_fix(words, _GLUE in folded, prep.mixed)
+    dropped = []
+    for k in fix:
+        orig = text[starts[k]:ends[k]]
+        key = (words[k], orig, lacinka)
+        got = _FIXED.get(key)
+        if got is None:
+            word = _fix_token(words[k], lacinka, orig)
+            got = (word, orig.lstrip(_ZW)[:1])
+            if len(_FIXED) >= 50_000:
+                _FIXED.clear()
+            _FIXED[key] = got
+        words[k], firsts[k] = got
+        if not got[0]:
+            dropped.append(k)  # a word of glue marks only ("\u200b"): no token
+    caps = list(map(str.isupper, firsts))
+    uppers = [False] * n
+    for k in compress(range(n), caps):
+        s, e = starts[k], ends[k]
+        uppers[k] = e - s > 1 and text[s:e].isupper()
+    gaps = parts[0:2 * n:2]  # gaps[k]: the text before word k
+    first_kept = 0
+    if dropped:
+        first_kept = next((k for k in range(n) if words[k]), n)
+    sent_of: list[int] = []
+    clause_of: list[int] = []
+    breaks: list[tuple[int, bool]] = []  # (word index a sentence starts at, previous one ends in "?")
+    sent_idx = clause = 0
+    for k in compress(range(n), map(" ".__ne__, gaps)):
+        if k <= first_kept:
+            continue  # nothing before the first token to part from
+        gap = gaps[k]
+        kind = _GAP_KINDS.get(gap)
+        if kind is None:
+            kind = _gap_kind_at(gap, folded, starts[k], text)
+        if kind:
+            run = k - len(sent_of)
+            sent_of += [sent_idx] * run
+            clause_of += [clause] * run
+            clause += 1
             if kind == 2:
-                sentences.append(Sentence(sent_first, len(tokens), "?" in gap))
-                sent_first, sent_idx = len(tokens), sent_idx + 1
-                clause += 1
-            elif kind == 1:
-                clause += 1
-        if (has_glue and _GLUE in raw) or lacinka or (mixed and not raw.isascii() and _HAS_LATIN.search(raw)):
-            orig = text[s:e]
-            word = _fix_token(raw, lacinka, orig)
-            if not word:
-                continue
-            first = orig.lstrip(_ZW)[:1]
-        else:
-            word, first = raw, text[s]
-        cap = first.isupper()
-        append(new_token(Token, (word, s, e, cap, cap and e - s > 1 and text[s:e].isupper(), sent_idx, clause)))
-    prev_end = pos
-    tail = folded[prev_end:]
-    sentences.append(Sentence(sent_first, len(tokens), "?" in tail[:3]))
-    return Normalized(text, tuple(tokens), tuple(sentences))
+                breaks.append((k, "?" in gap))
+                sent_idx += 1
+    run = n - len(sent_of)
+    sent_of += [sent_idx] * run
+    clause_of += [clause] * run
+    cols = [words, starts, ends, caps, uppers, sent_of, clause_of]
+    if dropped:
+        kept_before = list(accumulate(map(bool, words), initial=0))
+        breaks = [(kept_before[k], q) for k, q in breaks]
+        keep = list(map(bool, words))
+        cols = [list(compress(c, keep)) for c in cols]
+        n = kept_before[-1]
+    sentences, sent_first = [], 0
+    for k, question in breaks:
+        sentences.append(_new_sentence((sent_first, k, question)))
+        sent_first = k
+    pos = offs[-1] - len(parts[-1])  # end of the last word
+    sentences.append(Sentence(sent_first, n, "?" in folded[pos:pos + 3]))
+    tokens = tuple(map(_new_token, zip(*cols)))
+    return Normalized(text, tokens, tuple(sentences), tuple(cols[0]), tuple(cols[5]), tuple(cols[6]))
+
+
+def _words_to_fix(words: list[str], has_glue: bool, mixed: bool) -> list[int]:
+    """Indexes of the words _fix_token must see: with glue marks, or mixing Latin and Cyrillic."""
+    fix: list[int] = []
+    if has_glue:
+        fix = list(compress(range(len(words)), map(contains, words, repeat(_GLUE))))
+    if mixed:
+        more = [k for k, raw in enumerate(words) if not raw.isascii() and _HAS_LATIN.search(raw)]
+        fix = sorted(set(fix).union(more))
+    return fix
+
+
+_FIXED: dict[tuple[str, str, bool], tuple[str, str]] = {}  # (folded, original, Łacinka) -> (fixed word, first char)
+_GAP_AT: dict[tuple, int] = {}
+
+
+def _gap_kind_at(gap: str, folded: str, b: int, text: str) -> int:
+    """_gap_kind of a gap ending at b, memoised on everything it reads: the gap, the two folded
+    characters before it, and the folded and original characters after it."""
+    a = b - len(gap)
+    key = (gap, folded[a - 2:a] if a >= 2 else folded[:a] + "\x00", folded[b:b + 1], text[b:b + 1])
+    kind = _GAP_AT.get(key)
+    if kind is None:
+        kind = _gap_kind(gap, folded, a, b, text)
+        if len(_GAP_AT) >= 50_000:
+            _GAP_AT.clear()
+        _GAP_AT[key] = kind
+    return kind
+
+
+_new_token = partial(tuple.__new__, Token)  # builds the NamedTuple without its Python-level __new__
+_new_sentence = partial(tuple.__new__, Sentence)
 
 
 _GAP_KINDS: dict[str, int] = {}

@@ -7,7 +7,8 @@ Works on folded tokens from normalize.py (ё→е, і→и, ў→в, soft signs 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
 
 from bot.detection.normalize import Normalized, fold_term
 
@@ -118,12 +119,14 @@ _VAGUE = {fold_term(w) for w in (
 _DOZEN = {fold_term(w) for w in "dozen дюжина дюжину дюжины дюжиной тузин тузін".split()}
 
 
-@dataclass(frozen=True, slots=True)
-class Number:
+class Number(NamedTuple):
     value: int | None  # None for vague quantities ("several", "dozens")
     first: int  # token index range [first, last)
     last: int
     word: bool  # written as words
+
+
+_new_number = partial(tuple.__new__, Number)  # skips the NamedTuple's Python-level __new__
 
 
 def parse_numbers(norm: Normalized, sentences: list[int] | None = None) -> list[Number]:
@@ -166,7 +169,7 @@ def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
                         and _SCALES.get(toks[j - 1].text) == 1000 and text[toks[j - 1].end:toks[j].start] == " ":
                     value += int(toks[j].text)  # "5 тысяч 430"
                     j += 1
-            out.append(Number(value, i, j, False))
+            out.append(_new_number((value, i, j, False)))
             i = j
         elif t in _DOZEN and (t != "dozen" or i > first and toks[i - 1].text in ("a", "one")):
             # "a dozen inmates", "дюжина осуждённых" = 12; "half a dozen" = 6; "dozens" stays vague
@@ -197,10 +200,10 @@ def _parse_range(norm: Normalized, first: int, last: int) -> list[Number]:
                 j += 1
             value = total + current
             if j == i:  # a vague word on its own
-                out.append(Number(None, i, i + 1, True))
+                out.append(_new_number((None, i, i + 1, True)))
                 i += 1
                 continue
-            out.append(Number(value or None, i, j, True))
+            out.append(_new_number((value or None, i, j, True)))
             i = j
         else:
             i += 1

@@ -97,6 +97,13 @@ class RuleSet:
     trigger_blocks: tuple[frozenset[int], ...] = ()
     # and sequence id -> indexes of the blocks whose context can start with it.
     block_firsts: dict[int, frozenset[int]] = field(default_factory=dict)
+    # The keys of pattern_starts and of block_firsts, as sets to intersect with a post's matches.
+    pattern_start_sids: frozenset[int] = frozenset()
+    block_first_sids: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        # One memo per lexicon, created on first use: in_lexicon is then two dict lookups.
+        self.lexicon_memos = _LexiconMemos(self)
 
     def blocks_for(self, trig: Trigger) -> list[Block]:
         """The blocks that apply to a trigger, in file order (computed once per trigger)."""
@@ -129,10 +136,7 @@ class RuleSet:
 
     def in_lexicon(self, name: str, word: str) -> bool:
         """Whether a folded word matches a one-word entry (exact or stem*) of a lexicon."""
-        memo = self.lexicon_memos.get(name)
-        if memo is None:
-            memo = self.lexicon_memos[name] = BoundedMemo(partial(self._in_lexicon, name), 50_000)
-        return memo[word]
+        return self.lexicon_memos[name][word]
 
     def memo(self, name: str, fn: Callable[[Any], Any], cap: int) -> BoundedMemo:
         """The rule set's bounded memo `name` of fn (created on first use; see BoundedMemo)."""
@@ -209,6 +213,20 @@ class BoundedMemo(dict):
             self.clear()
         value = self[key] = self.fn(key)
         return value
+
+
+class _LexiconMemos(dict):
+    """lexicon name -> BoundedMemo of RuleSet._in_lexicon for that lexicon, made on first use."""
+
+    __slots__ = ("rules",)
+
+    def __init__(self, rules: RuleSet):
+        super().__init__()
+        self.rules = rules
+
+    def __missing__(self, name: str) -> BoundedMemo:
+        memo = self[name] = BoundedMemo(partial(self.rules._in_lexicon, name), 50_000)
+        return memo
 
 
 def _err(message: str) -> ConfigError:
@@ -493,3 +511,5 @@ def _index(rs: RuleSet, comp: _Compiler) -> None:
         for sid in b.context.firsts:
             block_firsts[sid].add(b_idx)
     rs.block_firsts = {k: frozenset(v) for k, v in block_firsts.items()}
+    rs.pattern_start_sids = frozenset(rs.pattern_starts)
+    rs.block_first_sids = frozenset(rs.block_firsts)

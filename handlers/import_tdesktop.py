@@ -39,7 +39,7 @@ from storage.research import fold_text, index_pending
 
 log = logging.getLogger(__name__)
 
-BATCH_POSTS = 500
+BATCH_POSTS = 2000  # posts per storage transaction: 2,000 imports ~4% faster than 500 (fewer commits; 4 runs each)
 INDEX_POSTS = 5000
 # Batches handed to the detection workers before the first of them is stored: with one, the
 # workers sat idle whenever storing a batch took longer than detecting the next (2 cores, ~70% busy).

@@ -155,8 +155,29 @@ def extract_names(rs: RuleSet, norm: Normalized, hits: list, sentences: list[int
     if not out and hits:
         out = _next_sentence_names(rs, norm, words, sentences)
     if not out and hits:
+        out = _nearby_full_names(rs, norm, words, hits, sentences)
+    if not out and hits:
         out = _lone_first_names(rs, norm, words, hits)
     return _dedupe(out)
+
+
+def _nearby_full_names(rs: RuleSet, norm: Normalized, words: list[str], hits: list,
+                       sentences: list[int]) -> list[Name]:
+    """A post about one event that names nobody in its event sentences: full names (a known first
+    name and a surname) in the sentence before or the two after ("Мой отец X помилован!!! ... ему
+    объявили об указе и отпустили"), minus officials, speakers and relatives as _validate drops them."""
+    toks = norm.tokens
+    hit_sents = sorted({toks[h.first].sent for h in hits})
+    near = set(range(max(0, hit_sents[0] - 1), min(len(norm.sentences), hit_sents[-1] + 3))) - set(sentences)
+    out: list[Name] = []
+    for s in sorted(near):
+        sent = norm.sentences[s]
+        for a, b in _runs(norm, sent.first, sent.last):
+            if 2 <= b - a <= 3 and rs.in_lexicon("first_name", words[a]):
+                name = _validate(rs, norm, words, a, b, sent.first)
+                if name:
+                    out.append(name)
+    return out
 
 
 def _validate(rs: RuleSet, norm: Normalized, words: list[str], a: int, b: int, sent_first: int,

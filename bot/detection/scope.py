@@ -63,6 +63,34 @@ def _object_pronoun_near(norm: Normalized, hits: list, s: int) -> bool:
     return False
 
 
+def _take_list(norm: Normalized, s: int, out: set[int], names_line: bool = False) -> None:
+    """Add the lines of a list that sentence s introduces, up to the next blank line: s ends in ':'
+    or a dash, or (names_line) s says whose names follow and the next line is a bullet
+    ("Стали известны имена некоторых из помилованных.\n\n— Ирина Шилович, 47 лет ...")."""
+    sents, toks, text = norm.sentences, norm.tokens, norm.original
+    sent = sents[s]
+    if sent.last <= sent.first:
+        return
+    tail = text[toks[sent.last - 1].end:toks[sent.last - 1].end + 4]
+    if not (":" in tail or _dash_line_end(tail)):
+        if not (names_line and s + 1 < len(sents) and sents[s + 1].first < len(toks)
+                and any(toks[i].text in _NAMES_OF for i in range(sent.first, sent.last))
+                and _bullet_line(text, toks[sents[s + 1].first].start)):
+            return
+    for k in range(s + 1, min(s + 25, len(sents))):
+        first = sents[k].first
+        if k > s + 1 and first < len(toks) and "\n\n" in text[toks[first - 1].end:toks[first].start]:
+            break
+        out.add(k)
+
+
+def _bullet_line(text: str, start: int) -> bool:
+    """The word at `start` opens a line after a bullet or a number ("— ", "▪️ ", "1) ")."""
+    line_start = text.rfind("\n", 0, start) + 1
+    lead = text[line_start:start]
+    return bool(lead.strip()) and not any(c.isalpha() for c in lead)
+
+
 def _dash_line_end(tail: str) -> bool:
     """"... identified four of the 21 people pardoned —\n1) ...": a dash ending the line announces a list."""
     stripped = tail.lstrip(" \u00a0")
@@ -96,13 +124,7 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
             out.add(s - 1)
         if sent.question and s + 1 < len(sents):
             out.add(s + 1)  # "Сколько человек помиловали? Семерых." — the answer follows
-        tail = text[toks[sent.last - 1].end:toks[sent.last - 1].end + 4]
-        if ":" in tail or _dash_line_end(tail):  # a list follows: take its lines, up to the next blank line
-            for k in range(s + 1, min(s + 25, len(sents))):
-                first = sents[k].first
-                if k > s + 1 and first < len(toks) and "\n\n" in text[toks[first - 1].end:toks[first].start]:
-                    break
-                out.add(k)
+        _take_list(norm, s, out, names_line=True)
         for k in range(s + 1, min(s + 3, len(sents))):
             first = sents[k].first
             if first >= len(toks) or first >= sents[k].last:
@@ -110,6 +132,7 @@ def event_sentences(norm: Normalized, hits: list[_HitLike], follow: int = 0) -> 
             pair = (toks[first].text, toks[first + 1].text if first + 1 < sents[k].last else "")
             if pair[0] in _AMONG or pair in _AMONG_PAIRS:
                 out.add(k)
+                _take_list(norm, k, out)  # "Среди них:\n— A;\n— B"
         for k in range(s + 1, min(s + 1 + follow, len(sents))):
             out.add(k)
     return sorted(out)

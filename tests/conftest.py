@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 
 import pytest
@@ -70,3 +71,16 @@ def make_post(message_id: int = 1, text: str = "Лукашенко помило�
         channel_username=username,
         **kw,
     )
+
+
+async def cancel_after_steps(coro, steps: int) -> None:
+    """Run `coro` as a task, let the loop turn `steps` times, cancel it and wait for it to end:
+    a cancellation landing at every await in turn (tests parametrise `steps`)."""
+    task = asyncio.create_task(coro)
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass

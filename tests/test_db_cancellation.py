@@ -1,9 +1,9 @@
 """A writer task cancelled at any await inside db.transaction() must leave the connection usable:
 no lost lock, no dangling transaction, and either all of its writes or none."""
 
-import asyncio
-
 import pytest
+
+from tests.conftest import cancel_after_steps
 
 
 @pytest.mark.parametrize("cancel_after", range(0, 12))
@@ -15,14 +15,7 @@ async def test_cancelled_writer_leaves_the_database_usable(db, cancel_after):
             await db.execute("INSERT INTO t VALUES (1)")
             await db.execute("INSERT INTO t VALUES (2)")
 
-    task = asyncio.create_task(writer())
-    for _ in range(cancel_after):
-        await asyncio.sleep(0)
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    await cancel_after_steps(writer(), cancel_after)
     # The next writer gets the lock and a clean connection.
     async with db.transaction():
         await db.execute("INSERT INTO t VALUES (3)")

@@ -1,11 +1,10 @@
 """Database.write_job / run_job: one transaction in one hop on the connection's thread (what the
 capture writer is built on; it uses aiosqlite's private _execute, so an aiosqlite change shows here)."""
 
-import asyncio
-
 import pytest
 
 from bot.errors import StorageError
+from tests.conftest import cancel_after_steps
 
 
 async def test_a_job_commits_or_rolls_back_as_a_whole(db):
@@ -39,14 +38,7 @@ async def test_a_cancelled_job_still_ends_its_transaction_before_the_lock_is_rel
         conn.execute("INSERT INTO t VALUES (1)")
         conn.execute("INSERT INTO t VALUES (2)")
 
-    task = asyncio.create_task(db.write_job(job))
-    for _ in range(cancel_after):
-        await asyncio.sleep(0)
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    await cancel_after_steps(db.write_job(job), cancel_after)
     async with db.transaction():
         await db.execute("INSERT INTO t VALUES (3)")
     assert sorted(r[0] for r in await db.fetchall("SELECT x FROM t")) in ([3], [1, 2, 3])

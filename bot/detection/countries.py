@@ -192,19 +192,14 @@ def _after_other_side(rs: RuleSet, words: list[str], first: int, i: int) -> bool
     return rs.phrase_in("fact_other_side", words, first, i)
 
 
-_BY_BELARUS = ("minsk", "belarus", "минск", "беларусь", "менск", "lukashenk", "лукашенк", "лукашэнк")
-_FREES = ("freed", "released", "frees", "releases", "освободил", "вызвалил", "вызвалив", "отпустил", "адпусцил",
-          "передал", "перадал", "перадав", "handed")
-
-
 def _home_freed_by_belarus(rs: RuleSet, norm: Normalized, words: list[str], i: int) -> bool:
     """"Minsk freed three Lithuanian nationals and one Belarusian": Belarus is named freeing, then a freeing
     verb, then the Belarusians in the verb's clause ("Минск отпустил пятерых литовцев, Вильнюс — двоих
     граждан Беларуси" is the other side's), with no "in return"/"взамен" between."""
     toks = norm.tokens
     lo = norm.sentences[toks[i].sent].first
-    actor = next((k for k in range(lo, i) if words[k].startswith(_BY_BELARUS)), None)
+    actor = next((k for k in range(lo, i) if rs.in_lexicon("fact_swap_belarus", words[k])), None)
     if actor is None:
         return False
-    verb = next((k for k in range(actor + 1, min(actor + 3, i)) if words[k].startswith(_FREES)), None)
+    verb = next((k for k in range(actor + 1, min(actor + 3, i)) if rs.in_lexicon("fact_swap_frees", words[k])), None)
     return verb is not None and toks[verb].clause == toks[i].clause and not rs.phrase_in("fact_other_side", words, verb, i)

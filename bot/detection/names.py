@@ -15,7 +15,7 @@ from functools import lru_cache, partial
 from bot.detection.normalize import Normalized, token_words
 from bot.detection.numbers import word_value
 from bot.detection.rules import RuleSet
-from bot.detection.scope import event_sentences
+from bot.detection.scope import event_sentences, opens_bullet_line
 
 
 class Name(NamedTuple):
@@ -318,9 +318,7 @@ _ITEM_END = ("(", ",", ";", "—", "–", "-", "\n", ":")
 def _list_item(norm: Normalized, a: int, b: int) -> bool:
     """The run opens a bullet or numbered line and ends at its details: "• Галина Ридевская (Бобруйск), 58 лет"."""
     toks, text = norm.tokens, norm.original
-    line_start = text.rfind("\n", 0, toks[a].start) + 1
-    lead = text[line_start:toks[a].start]
-    if not lead.strip() or any(c.isalpha() for c in lead):
+    if not opens_bullet_line(text, toks[a].start):
         return False
     tail = text[toks[b - 1].end:toks[b - 1].end + 3].lstrip(" \u00a0")
     return not tail or tail.startswith(_ITEM_END)

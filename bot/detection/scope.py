@@ -75,7 +75,7 @@ def _take_list(norm: Normalized, s: int, out: set[int], names_line: bool = False
     if not (":" in tail or _dash_line_end(tail)):
         if not (names_line and s + 1 < len(sents) and sents[s + 1].first < len(toks)
                 and any(toks[i].text in _NAMES_OF for i in range(sent.first, sent.last))
-                and _bullet_line(text, toks[sents[s + 1].first].start)):
+                and opens_bullet_line(text, toks[sents[s + 1].first].start)):
             return
     for k in range(s + 1, min(s + 25, len(sents))):
         first = sents[k].first
@@ -84,7 +84,7 @@ def _take_list(norm: Normalized, s: int, out: set[int], names_line: bool = False
         out.add(k)
 
 
-def _bullet_line(text: str, start: int) -> bool:
+def opens_bullet_line(text: str, start: int) -> bool:
     """The word at `start` opens a line after a bullet or a number ("— ", "▪️ ", "1) ")."""
     line_start = text.rfind("\n", 0, start) + 1
     lead = text[line_start:start]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import pickle
 import tempfile
+from dataclasses import fields
+from operator import attrgetter
 from typing import IO, Iterable, Iterator
 
 from handlers.tdesktop_format import Item
@@ -19,6 +21,10 @@ from handlers.tdesktop_format import Item
 log = logging.getLogger(__name__)
 
 SPOOL_ITEMS = 1000
+# Every field of Item but `members` (albums are grouped after pass 2 reads the spool), in order,
+# so Item(*row) rebuilds it and a field added to Item is spooled too.
+_FIELDS = tuple(f.name for f in fields(Item) if f.name != "members")
+_row = attrgetter(*_FIELDS)
 
 
 class Spool:
@@ -41,8 +47,7 @@ class Spool:
         for item in items:
             if self._f is None:
                 continue
-            self._buf.append((item.message_id, item.text, item.posted_at, item.edited_at, item.media,
-                              item.forwarded_from, item.date_key, item.local_date))
+            self._buf.append(_row(item))
             if len(self._buf) >= SPOOL_ITEMS:
                 self._flush()
         self._flush()

@@ -149,9 +149,11 @@ async def import_tdesktop(
     channel_id = bare_channel_id(header.id)
     username = await _username(deps, channel_id, username)
 
-    # A big file's detection workers boot while pass 1 reads it (dropped after if it holds few posts).
+    # Without alerts, a big import detects in worker processes; a big file's workers boot while pass 1
+    # reads it (dropped after if it holds few posts).
+    workers = not alert and worker_count() > 1
     pool = (DetectionPool(deps.detector, worker_count(), stems=index_now)
-            if not alert and worker_count() > 1 and path.stat().st_size >= MIN_POSTS * _MIN_BYTES else None)
+            if workers and path.stat().st_size >= MIN_POSTS * _MIN_BYTES else None)
     spool = Spool()
     try:
         # Pass 1: the whole file must read cleanly before anything is stored; what it read is spooled.
@@ -177,7 +179,7 @@ async def import_tdesktop(
     if pool is not None and candidates < MIN_POSTS:
         pool.close()
         pool = None
-    elif pool is None and not alert and candidates >= MIN_POSTS and worker_count() > 1:
+    elif pool is None and workers and candidates >= MIN_POSTS:
         pool = DetectionPool(deps.detector, worker_count(), stems=index_now)
     # A BatchDatabase (storage.direct) commits BATCH_POSTS posts per transaction; a failure rolls back
     # whole posts only. A plain Database commits one transaction per batch too.

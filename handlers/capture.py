@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 100  # outbox rows per follow-up transaction: a few ms, the longest a new post waits
 RETRY_S = 5.0  # after a failed fan-out chunk (its rows were rolled back; the intent stays)
+EXPAND_EVERY_S = 0.1  # at least one expansion chunk this often while posts keep the writer busy
 _KEY = "capture.writer"
-__all__ = ["CHUNK_ROWS", "PLAN_BUDGET_S", "RETRY_S", "SMALL_ROWS", "Capture", "CaptureWriter", "resume_fanouts",
+__all__ = ["CHUNK_ROWS", "EXPAND_EVERY_S", "PLAN_BUDGET_S", "RETRY_S", "SMALL_ROWS", "Capture", "CaptureWriter", "resume_fanouts",
            "writer_for"]
 
 
@@ -56,6 +57,7 @@ class CaptureWriter(FanoutSteps):
         self._resumed = False
         self._closing = False
         self._held_until = 0.0
+        self._expanded_at = 0.0
         self._failing = False
         self._retry: asyncio.TimerHandle | None = None
         self._wake: Callable[[], None] = lambda: None
@@ -65,7 +67,7 @@ class CaptureWriter(FanoutSteps):
         """Queue a (storable) post for the next capture transaction."""
         loop = asyncio.get_running_loop()
         cap = Capture(Request(post, deps.detector, deps.clock(), alert, source, follow), deps.wake,
-                      loop.create_future(), loop.create_future())
+                      loop.create_future(), loop.create_future(), loop.create_future())
         self._wake = deps.wake
         self._queue.append(cap)
         self._kick()
@@ -91,6 +93,7 @@ class CaptureWriter(FanoutSteps):
             self._retry.cancel()
         for fo, cap in self._fanouts:
             if cap is not None:
+                _settle(cap.queued, self._result(cap, fo))
                 _settle(cap.done, self._result(cap, fo))
         self._fanouts.clear()
 
@@ -101,6 +104,9 @@ class CaptureWriter(FanoutSteps):
     def _held(self) -> bool:
         return asyncio.get_running_loop().time() < self._held_until
 
+    def _expansion_due(self) -> bool:
+        return asyncio.get_running_loop().time() >= self._expanded_at + EXPAND_EVERY_S
+
     async def _run(self) -> None:
         try:
             while True:
@@ -109,20 +115,24 @@ class CaptureWriter(FanoutSteps):
                 if self._queue:
                     batch, self._queue = self._queue, []
                     await self._capture(batch)
-                    continue
-                if not self._fanouts or self._closing or self._held():
+                elif not self._fanouts or self._closing or self._held():
                     return
-                # Planning and expanding take turns, so neither a stream of posts nor a huge
-                # fan-out holds the other back.
-                await self._plan_next()
-                if not self._queue and not self._held():
-                    await self._expand_next()
+                if self._closing or self._held():
+                    continue
+                # Each capture is followed by its planning, so a post's recipient rows wait for no
+                # other post's capture and no fan-out's expansion; expansion takes the gaps between
+                # posts, and a chunk every EXPAND_EVERY_S even when there are none (delivery only
+                # needs rows ahead of its rate).
+                planned = await self._plan_next()
+                if self._held() or ((planned or self._queue) and not self._expansion_due()):
+                    continue
+                await self._expand_next()
         except asyncio.CancelledError:
             # A job may have committed without its outcome reaching us: forget what is in memory
             # (the intents are in the database) and resume from there on the next run.
             for cap in self._queue + [c for _, c in self._fanouts if c is not None]:
-                cap.captured.cancel()
-                cap.done.cancel()
+                for fut in cap.futures:
+                    fut.cancel()
             self._queue.clear()
             self._fanouts.clear()
             self._resumed = False
@@ -130,8 +140,8 @@ class CaptureWriter(FanoutSteps):
         except Exception as e:  # a bug here must not leave callers waiting forever
             log.exception("capture writer stopped")
             for cap in self._queue + [c for _, c in self._fanouts if c is not None]:
-                _settle(cap.captured, error=e)
-                _settle(cap.done, error=e)
+                for fut in cap.futures:
+                    _settle(fut, error=e)
             self._queue.clear()
             self._fanouts.clear()
             self._resumed = False
@@ -141,6 +151,7 @@ class CaptureWriter(FanoutSteps):
         in retry_s, and let the waiting callers go meanwhile (their posts are safe)."""
         for i, (fo, cap) in enumerate(self._fanouts):
             if cap is not None:
+                _settle(cap.queued, self._result(cap, fo))
                 _settle(cap.done, self._result(cap, fo))
                 self._fanouts[i] = (fo, None)
         if not self._failing:
@@ -191,28 +202,29 @@ class CaptureWriter(FanoutSteps):
             outcomes = await self.db.write_job(job)
         except asyncio.CancelledError:
             for cap in live:
-                cap.captured.cancel()
-                cap.done.cancel()
+                for fut in cap.futures:
+                    fut.cancel()
             raise
         except Exception as e:  # the batch as a whole: busy, disk full, a failed commit
             for cap in live:
-                _settle(cap.captured, error=e)
-                _settle(cap.done, error=e)
+                for fut in cap.futures:
+                    _settle(fut, error=e)
             return
         self.batch_sizes.append(len(live))
         woken: set[int] = set()
         for cap, got in zip(live, outcomes):
             if isinstance(got, Exception):
                 error = sql.translate(got, self.db.path)
-                _settle(cap.captured, error=error)
-                _settle(cap.done, error=error)
+                for fut in cap.futures:
+                    _settle(fut, error=error)
                 continue
             cap.first = got.result
-            _settle(cap.captured, got.result)
             if got.fanout is not None:
+                _settle(cap.captured, got.result)
                 self._fanouts.append((got.fanout, cap))
             else:
-                _settle(cap.done, got.result)
+                for fut in cap.futures:
+                    _settle(fut, got.result)
             if (got.result.alerts_queued or got.result.followups_queued) and id(cap.wake) not in woken:
                 woken.add(id(cap.wake))
                 cap.wake()

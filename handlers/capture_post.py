@@ -4,8 +4,8 @@ calls instead of one thread hop per statement).
 
 Stored post (or new version), channel cursor, detection, and when the post may concern any
 subscriber a durable fan-out intent row: which subscribers it concerns (watch-term matching costs
-~0.5 ms a post) and their outbox rows are worked out by the writer right after, in follow-up
-transactions (handlers/fanout.py).
+~0.5 ms a post, committed as alert_recipients rows) and their outbox rows are worked out by the
+writer right after, in follow-up transactions (handlers/fanout.py).
 """
 
 from __future__ import annotations
@@ -121,8 +121,9 @@ class Batch:
 
 def resume(conn: Any, cache: dict) -> list[Fanout]:
     """The fan-outs a previous run committed but did not finish, rebuilt from their intent rows
-    (the version's text, its detection, the subscribers already done), oldest first. Compiles the
-    subscriber index too, so the first posts do not wait for it."""
+    (the version's text, its detection, the subscribers already done), oldest first: a planned one
+    with its remaining recipients (expansion looks each up again), an unplanned one to plan again.
+    Compiles the subscriber index too, so the first posts do not wait for it."""
     subscriber_index(conn, cache)
     out: list[Fanout] = []
     for row in sql.pending_fanouts(conn):
@@ -134,6 +135,9 @@ def resume(conn: Any, cache: dict) -> list[Fanout]:
             continue
         post = replace(stored.post, text=text[0], media=text[1])
         changes = json.loads(row.changes) if row.changes else None
-        out.append(Fanout(post, detection, row.detection_id, row.version, changes, parse_iso(row.created_at),
-                          fanout_id=row.fanout_id, done_through=row.done_through))
+        fo = Fanout(post, detection, row.detection_id, row.version, changes, parse_iso(row.created_at),
+                    fanout_id=row.fanout_id, done_through=row.done_through)
+        if row.planned:
+            fo.targets = sql.recipients(conn, row.fanout_id, row.done_through)
+        out.append(fo)
     return out

@@ -1,8 +1,9 @@
-"""The capture writer's fan-out steps (handlers/capture.py): planning intents (matching, and the
-rows of small fan-outs at once) for up to PLAN_BUDGET_S per transaction and expanding big ones
-`chunk_rows` rows per transaction, between capture transactions; and the Capture record whose
-futures they settle. A mixin of CaptureWriter, split off by noun: it uses the writer's db,
-_fanouts, _failing, _wake, chunk_rows, _queue, _held and _hold.
+"""The capture writer's fan-out steps (handlers/capture.py): planning intents (matching, then either
+the outbox rows of a small fan-out or the recipient rows of a big one, all in the transaction that
+matched) for up to PLAN_BUDGET_S per transaction, and expanding big ones `chunk_rows` outbox rows
+per transaction, between capture transactions; and the Capture record whose futures they settle.
+A mixin of CaptureWriter, split off by noun: it uses the writer's db, _fanouts, _failing, _wake,
+chunk_rows, _expanded_at and _hold.
 """
 
 from __future__ import annotations
@@ -14,26 +15,31 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from handlers.capture_post import Request
-from handlers.fanout import Fanout, expand, plan, subscriber_index
+from handlers.fanout import Fanout, expand, plan, record, subscriber_index
 from handlers.post_rules import PostResult
 from storage import capture as sql
 
 log = logging.getLogger("handlers.capture")  # one logger for the writer, whichever module logs
 
-PLAN_BUDGET_S = 0.005  # matching per planning transaction (fan-outs of <= SMALL_ROWS rows included)
-SMALL_ROWS = 100
+PLAN_BUDGET_S = 0.005  # per planning transaction, past which no further intent is started
+SMALL_ROWS = 100  # fan-outs up to this size go straight to outbox rows; bigger ones to recipient rows
 
 
 @dataclass
 class Capture:
     request: Request
     wake: Callable[[], None]
-    captured: asyncio.Future  # -> PostResult with the alerts queued inline
-    done: asyncio.Future  # -> PostResult with every alert and follow-up queued
-    first: PostResult | None = None  # the captured result, kept for `done`
+    captured: asyncio.Future  # -> PostResult: the post, its detection and its fan-out intent committed
+    queued: asyncio.Future  # -> PostResult so far: every recipient's queue row committed (or none due)
+    done: asyncio.Future  # -> PostResult with every alert and follow-up in the outbox
+    first: PostResult | None = None  # the captured result, kept for `queued` and `done`
+
+    @property
+    def futures(self) -> tuple[asyncio.Future, asyncio.Future, asyncio.Future]:
+        return self.captured, self.queued, self.done
 
     def abandoned(self) -> bool:
-        return self.captured.cancelled() or self.done.cancelled()
+        return any(f.cancelled() for f in self.futures)
 
 
 def _settle(fut: asyncio.Future, result: Any = None, error: BaseException | None = None) -> None:
@@ -60,11 +66,13 @@ class FanoutSteps:
             blocked.add(key)
         return out
 
-    async def _plan_next(self) -> None:
-        """Plan intents (and queue the small ones' rows) for up to PLAN_BUDGET_S."""
+    async def _plan_next(self) -> bool:
+        """Plan intents for up to PLAN_BUDGET_S: a small one's outbox rows, a big one's recipient rows
+        (all of them: a fan-out is never planned in part), committed with the planning. True if it
+        planned any."""
         todo = self._plannable()
         if not todo:
-            return
+            return False
         cache = self.db.cache
 
         def job(conn: Any) -> list[tuple[Fanout, int, int, int]]:
@@ -74,8 +82,11 @@ class FanoutSteps:
             for fo in todo:
                 plan(conn, index, fo)
                 assert fo.targets is not None
-                small = len(fo.targets) - fo.position <= SMALL_ROWS
-                out.append((fo, *(expand(conn, fo, SMALL_ROWS) if small else (fo.position, 0, 0))))
+                if len(fo.targets) - fo.position <= SMALL_ROWS:
+                    out.append((fo, *expand(conn, fo, SMALL_ROWS, index)))
+                else:
+                    record(conn, fo)
+                    out.append((fo, fo.position, 0, 0))
                 if time.monotonic() > deadline:
                     break
             return out
@@ -86,29 +97,34 @@ class FanoutSteps:
             for fo in todo:
                 fo.targets = None  # rolled back: plan again
             self._failed(e, todo[0])
-            return
+            return False
         for fo in todo[len(done):]:
             fo.targets = None
         for fo, position, alerts, followups in done:
-            self._progress(fo, position, alerts, followups)
+            self._progress(fo, position, alerts, followups, planned=True)
+        return True
 
     async def _expand_next(self) -> None:
         fo = next((fo for fo, _ in self._fanouts if fo.targets is not None), None)
         if fo is None:
             return
+        cache, rows = self.db.cache, self.chunk_rows
         try:
-            position, alerts, followups = await self.db.write_job(lambda conn: expand(conn, fo, self.chunk_rows))
+            position, alerts, followups = await self.db.write_job(
+                lambda conn: expand(conn, fo, rows, subscriber_index(conn, cache)))
         except Exception as e:
             self._failed(e, fo)
             return
+        finally:
+            self._expanded_at = asyncio.get_running_loop().time()
         self._progress(fo, position, alerts, followups)
 
     def _failed(self, error: Exception, fo: Fanout) -> None:
         self._hold(sql.translate(error, self.db.path),
                    f"queuing the alerts of post {fo.post.channel_id}/{fo.post.message_id}")
 
-    def _progress(self, fo: Fanout, position: int, alerts: int, followups: int) -> None:
-        """Apply a committed plan/expansion step; wake delivery; settle a finished fan-out."""
+    def _progress(self, fo: Fanout, position: int, alerts: int, followups: int, planned: bool = False) -> None:
+        """Apply a committed plan/expansion step; wake delivery; settle a planned or finished fan-out."""
         if self._failing:
             log.warning("alert fan-out resumed")
             self._failing = False
@@ -117,10 +133,14 @@ class FanoutSteps:
         cap = self._fanouts[i][1]
         if alerts or followups:
             (cap.wake if cap is not None else self._wake)()
+        if planned and cap is not None:
+            _settle(cap.queued, self._result(cap, fo))
         if fo.finished:
             del self._fanouts[i]
             if cap is not None:
-                _settle(cap.done, self._result(cap, fo))
+                result = self._result(cap, fo)
+                _settle(cap.queued, result)
+                _settle(cap.done, result)
 
     @staticmethod
     def _result(cap: Capture, fo: Fanout) -> PostResult:

@@ -4,7 +4,11 @@ inside the capture writer's jobs (handlers/capture.py), with storage.capture's p
 The subscribers' filters are compiled once per subscription generation (any change to subscribers
 or subscriptions, from any process, changes it) into groups of subscribers with the same filter;
 a post is matched once per group (handlers.matching.match_reason, unchanged) and only the groups it
-matches are walked. Rows are built as tuples with bulk random_ids and written with one executemany.
+matches are walked. A two-level outbox: `plan` finds the recipients, which the planning transaction
+commits as slim alert_recipients rows (`record`; ~3 us a row, where a wide outbox row with its five
+indexes costs 30-60 us); `expand` turns them into outbox rows chunk by chunk, built as tuples with
+bulk random_ids and written with one executemany, looking each subscriber up again (one who stopped
+meanwhile gets nothing).
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from bot.models import Detection, Post, Subscription
@@ -39,6 +45,7 @@ class Group:
     number: int
     filters: Subscription
     members: list[Member] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)  # the members' subscriber_ids, in order
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,8 @@ class SubscriberIndex:
         posts: only watch terms, whose matching is the costly part, left to matching().)"""
         return any(detection.is_positive or g.filters.terms for g in self.groups_for(post.channel_id))
 
-    def matching(self, post: Post, detection: Detection) -> list[tuple[Member, str]]:
-        """(member, reason) for every subscriber whose filters want this post, by subscriber_id."""
+    def matching(self, post: Post, detection: Detection) -> list[Target]:
+        """(subscriber_id, reason) for every subscriber whose filters want this post, by subscriber_id."""
         reasons: dict[int, str] = {}
         matched: list[Group] = []
         for group in self.groups_for(post.channel_id):
@@ -68,14 +75,14 @@ class SubscriberIndex:
                 reasons[group.number] = reason
                 matched.append(group)
         if len(matched) == 1:
-            return [(m, reasons[m.group]) for m in matched[0].members]
+            return list(zip(matched[0].ids, repeat(reasons[matched[0].number])))
         if sum(len(g.members) for g in matched) * 4 > len(self.ordered):
-            return [(m, reasons[m.group]) for m in self.ordered if m.group in reasons]
-        return sorted(((m, reasons[m.group]) for g in matched for m in g.members), key=_by_subscriber)
+            return [(m.subscriber_id, reasons[m.group]) for m in self.ordered if m.group in reasons]
+        return sorted(((sid, reasons[g.number]) for g in matched for sid in g.ids), key=_FIRST)
 
 
-def _by_subscriber(pair: tuple[Member, str | None]) -> int:
-    return pair[0].subscriber_id
+Target = tuple[int, str | None]  # (subscriber_id, reason); reason None: already alerted, a follow-up at most
+_FIRST = itemgetter(0)
 
 
 def compile_index(receiving: list) -> SubscriberIndex:
@@ -88,6 +95,7 @@ def compile_index(receiving: list) -> SubscriberIndex:
             group = groups[key] = Group(len(groups), f)
         member = Member(sub.subscriber_id, f"{sub.kind}:{sub.address}", sub.status, f, group.number)
         group.members.append(member)  # `receiving` is ordered by subscriber_id, so each group is too
+        group.ids.append(sub.subscriber_id)
         members[sub.subscriber_id] = member
     everywhere = tuple(g for g in groups.values() if not g.filters.channel_ids)
     by_channel: dict[int, list[Group]] = {}
@@ -114,10 +122,11 @@ def subscriber_index(conn: Any, cache: dict) -> SubscriberIndex:
 @dataclass
 class Fanout:
     """One post version's alerts and follow-ups still to queue, in subscriber_id order, from its
-    durable intent row `fanout_id` (None when it is done inside the capture transaction itself).
+    durable intent row `fanout_id`.
 
-    `targets` (None until planned) are (member, reason or None): matched subscribers and, for an edit
-    with changes, the ones already alerted (who may get a follow-up instead)."""
+    `targets` (None until planned) are (subscriber_id, reason or None): matched subscribers and, for
+    an edit with changes, the ones already alerted (who may get a follow-up instead); once the
+    planning transaction committed, also durable as the intent's alert_recipients rows."""
     post: Post
     detection: Detection
     detection_id: int
@@ -126,7 +135,7 @@ class Fanout:
     now: datetime
     fanout_id: int | None = None
     done_through: int = 0  # subscribers up to this id were handled by an earlier run
-    targets: list[tuple[Member, str | None]] | None = None
+    targets: list[Target] | None = None
     position: int = 0  # targets[:position] are done and committed
     alerts: int = 0
     followups: int = 0
@@ -140,18 +149,27 @@ def plan(conn: Any, index: SubscriberIndex, fo: Fanout) -> None:
     """Who this post version concerns, as handlers.posts always queued it: matching subscribers, plus
     for an edit with changes the receiving subscribers already alerted about it (their alert row
     decides). Needs the post's earlier fan-outs finished (their alerts are what an edit follows up)."""
-    matched: list[tuple[Member, str | None]] = list(index.matching(fo.post, fo.detection))
+    matched = index.matching(fo.post, fo.detection)
     if fo.changes is not None:
         alerted = sql.alert_states(conn, fo.post.channel_id, fo.post.message_id)
-        seen = {m.subscriber_id for m, _ in matched}
-        extra = [(index.members[sid], None) for sid in alerted if sid in index.members and sid not in seen]
+        seen = {sid for sid, _ in matched}
+        extra: list[Target] = [(sid, None) for sid in alerted if sid in index.members and sid not in seen]
         if extra:
-            matched = sorted(matched + extra, key=_by_subscriber)
-    fo.targets = [t for t in matched if t[0].subscriber_id > fo.done_through] if fo.done_through else matched
+            matched = sorted(matched + extra, key=_FIRST)
+    fo.targets = [t for t in matched if t[0] > fo.done_through] if fo.done_through else matched
 
 
-def expand(conn: Any, fo: Fanout, limit: int | None) -> tuple[int, int, int]:
-    """Queue the next targets (at most `limit`; None: all, up to RANDOM_ID_ROOM) inside the caller's transaction.
+def record(conn: Any, fo: Fanout) -> None:
+    """Commit a planned fan-out's targets with the caller's transaction (ONE executemany): from then
+    on each of its per-subscriber queue rows is durable, only not yet in the outbox's shape."""
+    assert fo.targets is not None and fo.fanout_id is not None, "plan() a writer's fan-out first"
+    sql.add_recipients(conn, fo.fanout_id, fo.targets)
+
+
+def expand(conn: Any, fo: Fanout, limit: int | None, index: SubscriberIndex) -> tuple[int, int, int]:
+    """Queue the next targets (at most `limit`; None: all, up to RANDOM_ID_ROOM) inside the caller's
+    transaction, for the subscribers `index` (current) still has; when the last target is done, the
+    intent and its recipient rows go in the same transaction.
 
     Returns (new position, alerts added, follow-ups added); the caller applies them to `fo` once the
     transaction committed, so a failed chunk is simply done again."""
@@ -164,15 +182,17 @@ def expand(conn: Any, fo: Fanout, limit: int | None) -> tuple[int, int, int]:
         if fo.fanout_id is not None:
             sql.fanout_progress(conn, fo.fanout_id, None)
         return end, 0, 0
-    states = sql.alert_states(conn, cid, mid, chunk[0][0].subscriber_id, chunk[-1][0].subscriber_id)
+    states = sql.alert_states(conn, cid, mid, chunk[0][0], chunk[-1][0])
     key = f"alert:{cid}:{mid}"
     plans: dict[tuple, tuple[str, str]] = {}
     payloads: dict[str, str] = {}
     rows: list[tuple] = []
     followups = 0
     base = sql.random_base()
-    for member, reason in chunk:
-        sid = member.subscriber_id
+    for sid, reason in chunk:
+        member = index.members.get(sid)
+        if member is None:
+            continue  # stopped (or gone) since planning: as if the post had come after
         if sid in states:
             if fo.changes is not None and states[sid] == "sent":
                 followups += _followup(conn, fo, member, now)
@@ -192,7 +212,7 @@ def expand(conn: Any, fo: Fanout, limit: int | None) -> tuple[int, int, int]:
                      plan[0], plan[1], now))
     alerts = sql.insert_outbox(conn, rows) if rows else 0
     if fo.fanout_id is not None:
-        sql.fanout_progress(conn, fo.fanout_id, None if end == len(fo.targets) else fo.targets[end - 1][0].subscriber_id)
+        sql.fanout_progress(conn, fo.fanout_id, None if end == len(fo.targets) else fo.targets[end - 1][0])
     return end, alerts, followups
 
 

@@ -42,8 +42,9 @@ async def handle_post(post: Post, deps: Deps, *, alert: bool = True, source: str
 
 def submit_post(post: Post, deps: Deps, *, alert: bool = True, source: str = "live",
                 follow: tuple[int, int] | None = None) -> Capture:
-    """handle_post in its two stages: await `.captured` for the post, its detection and its alerts
-    (or their durable fan-out intent) committed, `.done` for every alert row queued as well."""
+    """handle_post in its stages: await `.captured` for the post, its detection and its fan-out intent
+    committed, `.queued` for every recipient's queue row as well (a small fan-out's outbox rows, a big
+    one's alert_recipients rows), `.done` for every outbox row."""
     return writer_for(deps.db).submit(storable(post), deps, alert=alert, source=source, follow=follow)
 
 
@@ -61,9 +62,10 @@ async def capture_in_open_batch(post: Post, deps: Deps, *, alert: bool, source: 
         if got.fanout is None:
             return got.result
         fo = got.fanout
-        plan(conn, subscriber_index(conn, cache), fo)
+        index = subscriber_index(conn, cache)
+        plan(conn, index, fo)
         while not fo.finished:
-            fo.position, alerts, followups = expand(conn, fo, None)
+            fo.position, alerts, followups = expand(conn, fo, None, index)
             fo.alerts, fo.followups = fo.alerts + alerts, fo.followups + followups
         return replace(got.result, alerts_queued=got.result.alerts_queued + fo.alerts,
                        followups_queued=got.result.followups_queued + fo.followups)

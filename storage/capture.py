@@ -197,7 +197,7 @@ def supersede_followups(conn: Conn, subscriber_id: int, channel_id: int, message
     return [r[0] or "{}" for r in rows]
 
 
-# --- fan-out intents (migration 0800) --------------------------------------------------------
+# --- fan-out intents and their recipients (migrations 0800, 1000) ----------------------------
 
 @dataclass(frozen=True)
 class FanoutRow:
@@ -209,6 +209,7 @@ class FanoutRow:
     changes: str | None
     created_at: str
     done_through: int
+    planned: bool
 
 
 def add_fanout(conn: Conn, channel_id: int, message_id: int, version: int, detection_id: int,
@@ -228,14 +229,31 @@ def has_alerts(conn: Conn, channel_id: int, message_id: int) -> bool:
 
 
 def pending_fanouts(conn: Conn) -> list[FanoutRow]:
-    return [FanoutRow(*r) for r in conn.execute(
-        "SELECT fanout_id, channel_id, message_id, version, detection_id, changes, created_at, done_through "
-        "FROM alert_fanouts ORDER BY fanout_id"
+    return [FanoutRow(*r[:8], planned=bool(r[8])) for r in conn.execute(
+        "SELECT fanout_id, channel_id, message_id, version, detection_id, changes, created_at, done_through, "
+        "planned FROM alert_fanouts ORDER BY fanout_id"
     ).fetchall()]
 
 
+def add_recipients(conn: Conn, fanout_id: int, targets: list[tuple[int, str | None]]) -> None:
+    """Every (subscriber_id, reason) of a fan-out, in subscriber_id order, and the intent marked planned:
+    all in the caller's transaction, so the intent is planned with all of its recipients or not at all."""
+    conn.executemany("INSERT INTO alert_recipients(fanout_id, subscriber_id, reason) VALUES (?, ?, ?)",
+                     [(fanout_id, sid, reason) for sid, reason in targets])
+    conn.execute("UPDATE alert_fanouts SET planned = 1 WHERE fanout_id = ?", (fanout_id,))
+
+
+def recipients(conn: Conn, fanout_id: int, after: int) -> list[tuple[int, str | None]]:
+    """A planned fan-out's (subscriber_id, reason) with subscriber_id > after, in order."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT subscriber_id, reason FROM alert_recipients WHERE fanout_id = ? AND subscriber_id > ? "
+        "ORDER BY subscriber_id", (fanout_id, after),
+    )]
+
+
 def fanout_progress(conn: Conn, fanout_id: int, done_through: int | None) -> None:
-    """Every subscriber up to `done_through` is handled; None: all are, the intent is fulfilled."""
+    """Every subscriber up to `done_through` is handled; None: all are, the intent is fulfilled (and a
+    trigger deletes its recipient rows, one range of the alert_recipients b-tree)."""
     if done_through is None:
         conn.execute("DELETE FROM alert_fanouts WHERE fanout_id = ?", (fanout_id,))
     else:

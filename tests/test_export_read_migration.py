@@ -64,7 +64,9 @@ async def test_backfill_of_an_archive_captured_before_the_migration(tmp_path):
         await handle_post(post(BELTA, 1, "Помилованы 5 осуждённых.", T0), deps)
         await handle_post(post(BELTA, 1, "Помилованы 6 осуждённых.", T0, edited_at=T0), deps)
         await handle_post(post(BELTA, 2, "Погода.", T0), deps)
-        assert await apply_migrations(db) == ["0900_export_read"]
+        # Exactly the migrations released after 0800 apply (the capture writer's resume meanwhile
+        # logs that this archive lacks 1000's column: harmless, the service migrates before capturing).
+        assert await apply_migrations(db) == ["0900_export_read", "1000_alert_recipients"]
         assert await db.fetchval("SELECT count(*) FROM posts WHERE latest_detection_id IS NOT NULL") == 2
         assert await _mismatches(db) == []
         plan = await db.fetchall("EXPLAIN QUERY PLAN SELECT channel_id FROM posts INDEXED BY posts_export_order "

@@ -238,10 +238,12 @@ async def test_read_only_mount_is_a_clear_error_and_exit_3(tmp_path):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="needs root on Linux to mount")
 async def test_full_disk_is_exit_3_then_resumes_after_space_is_freed(tmp_path):
-    """A real ENOSPC: a 512 KiB tmpfs filled by big posts, then grown; the rerun completes."""
+    """A real ENOSPC: a 1 MiB tmpfs filled by big posts, then grown; the rerun completes."""
     mnt = tmp_path / "small"
     mnt.mkdir()
-    with mounted("-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mnt)):
+    # The migrations alone leave ~480 KiB of WAL (every schema change rewrites the schema pages, no
+    # checkpoint in between): 512 KiB left no room for a single post once migration 1000 came.
+    with mounted("-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)):
         db_path = mnt / "tgwatch.db"
         replay = replay_file(tmp_path / "big.jsonl", 200, text_size=8000)
         r = run_cli(db_path, replay)

@@ -38,7 +38,7 @@ from bot.app import settle_heap
 from config.settings import DeliverySettings
 from handlers.delivery_loop import DeliveryLoop
 from handlers.deps import Deps
-from handlers.capture import resume_fanouts, writer_for
+from handlers.capture import resume_fanouts, use_term_worker, writer_for
 from handlers.posts import submit_post
 from storage import subscribers
 from storage.checkpoint import start_checkpointer
@@ -143,7 +143,8 @@ async def scenario(workdir: Path, args: argparse.Namespace, n_subscribers: int, 
                 wake=lambda: holder[0].wake() if holder else None)
     channel_ids = [2_000_000 + c for c in range(args.channels)]
     await add_subscribers(deps, n_subscribers, channel_ids)
-    await resume_fanouts(deps)  # what bot/app.build_service does at start (it also compiles the filters)
+    use_term_worker(db)  # what bot/app.build_service does at start,
+    await resume_fanouts(deps)  # and this (it also compiles the filters)
     await start_checkpointer(db)  # and background WAL checkpoints, as build_service starts them
     settle_heap()  # as the service does before its tasks start
     sender, server = paced_sender(args.rate, args.rtt_ms / 1000)

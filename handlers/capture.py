@@ -6,18 +6,25 @@ a given moment is captured in ONE transaction, run as ONE job on the database th
 sqlite3 calls (handlers/capture_post.py); each post sits in its own savepoint, so one that fails
 (bad data, a bug) is undone alone and its caller gets the error while the others commit.
 
-Matching subscribers (watch terms cost ~0.5 ms a post) and writing ~2,000 outbox rows per
-announcement would still hold every later post back, so alerts go in two stages: the post's
-transaction commits a durable intent row (alert_fanouts) when the post may concern anyone; then
-the writer, between capture transactions (which always go first), plans intents (matching, and
-the rows of small fan-outs at once) for up to PLAN_BUDGET_S per transaction, and expands big ones
-in transactions of `chunk_rows` rows, each committing its progress with its rows. A crash between
-stages loses nothing (intents are resumed at the next start, `resume_fanouts`) and repeats nothing
-(progress is committed with the rows it covers). Per post, intents run in order (an edit's
-follow-ups depend on the alerts of the version before).
+Matching subscribers (watch terms cost ~0.25 ms a post) and writing ~2,000 outbox rows per
+announcement would still hold every later post back, so alerts go in stages, a two-level outbox:
+the post's transaction commits a durable intent row (alert_fanouts) when the post may concern
+anyone; right after each capture transaction the writer plans intents for up to PLAN_BUDGET_S
+per transaction: matching, then either a small fan-out's outbox rows or a big one's recipient
+rows (alert_recipients, one slim row per subscriber, ~6 ms for 2,000), so every per-subscriber
+queue row of a post is durable within one capture and one planning transaction of its arrival.
+Expansion of recipient rows into the wide outbox rows (~3 s for a burst's 90,000) takes the gaps
+between posts, and a `chunk_rows` chunk at least every EXPAND_EVERY_S, each committing its
+progress with its rows. A crash between or inside stages loses nothing (intents and recipient
+rows are resumed at the next start, `resume_fanouts`) and repeats nothing (progress is committed
+with the rows it covers; the outbox's unique key holds anyway). Per post, intents run in order
+(an edit's follow-ups depend on the alerts of the version before). With use_term_worker (the
+service), the watch terms of each arriving post are matched in a worker process while this
+writer works (handlers/term_pool.py): a post that concerns nobody then needs no intent at all.
 
-`submit()` gives two futures: `captured` (post, detection and intent durable) and `done` (every
-row queued); handle_post awaits `done`, so its contract is unchanged.
+`submit()` gives three futures: `captured` (post, detection and intent durable), `queued` (every
+recipient's queue row durable: the load target of issue 7) and `done` (every outbox row
+written); handle_post awaits `done`, so its contract is unchanged.
 """
 
 from __future__ import annotations
@@ -29,7 +36,8 @@ from typing import Any, Callable
 from bot.models import Post
 from handlers.capture_post import Batch, Captured, Request, capture, resume
 from handlers.capture_steps import PLAN_BUDGET_S, SMALL_ROWS, Capture, FanoutSteps, _settle
-from handlers.fanout import Fanout
+from handlers.fanout import Fanout, cached_index
+from handlers.term_pool import TermPool
 from storage import capture as sql
 from storage.db import Database
 
@@ -40,7 +48,7 @@ RETRY_S = 5.0  # after a failed fan-out chunk (its rows were rolled back; the in
 EXPAND_EVERY_S = 0.1  # at least one expansion chunk this often while posts keep the writer busy
 _KEY = "capture.writer"
 __all__ = ["CHUNK_ROWS", "EXPAND_EVERY_S", "PLAN_BUDGET_S", "RETRY_S", "SMALL_ROWS", "Capture", "CaptureWriter", "resume_fanouts",
-           "writer_for"]
+           "use_term_worker", "writer_for"]
 
 
 class CaptureWriter(FanoutSteps):
@@ -61,12 +69,17 @@ class CaptureWriter(FanoutSteps):
         self._failing = False
         self._retry: asyncio.TimerHandle | None = None
         self._wake: Callable[[], None] = lambda: None
+        self.term_pool: TermPool | None = None  # use_term_worker()
 
     def submit(self, post: Post, deps, *, alert: bool = True, source: str = "live",
                follow: tuple[int, int] | None = None) -> Capture:
         """Queue a (storable) post for the next capture transaction."""
         loop = asyncio.get_running_loop()
-        cap = Capture(Request(post, deps.detector, deps.clock(), alert, source, follow), deps.wake,
+        hits = None
+        index = cached_index(self.db.cache) if self.term_pool is not None and alert and post.text else None
+        if index is not None and index.terms and index.generation is not None:
+            hits = self.term_pool.match(index.generation, index.terms, post.text)
+        cap = Capture(Request(post, deps.detector, deps.clock(), alert, source, follow, hits), deps.wake,
                       loop.create_future(), loop.create_future(), loop.create_future())
         self._wake = deps.wake
         self._queue.append(cap)
@@ -89,6 +102,8 @@ class CaptureWriter(FanoutSteps):
         """Finish the posts queued; leave unfinished fan-outs to their intent rows (resumed at next start)."""
         self._closing = True
         await self.drain()
+        if self.term_pool is not None:
+            self.term_pool.close()
         if self._retry is not None:
             self._retry.cancel()
         for fo, cap in self._fanouts:
@@ -238,6 +253,14 @@ def writer_for(db: Database) -> CaptureWriter:
         writer = db.cache[_KEY] = CaptureWriter(db)
         db.before_close(writer.aclose)
     return writer
+
+
+def use_term_worker(db: Database) -> None:
+    """Match watch terms in a worker process as posts arrive (handlers/term_pool.py); the service
+    does, tests need not (the answers are the same, only sooner)."""
+    writer = writer_for(db)
+    if writer.term_pool is None:
+        writer.term_pool = TermPool()
 
 
 async def resume_fanouts(deps) -> int:

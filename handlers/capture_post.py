@@ -18,6 +18,7 @@ from typing import Any
 from bot.models import Detection, Post
 from bot.timeutil import iso, parse_iso
 from handlers.fanout import Fanout, SubscriberIndex, subscriber_index
+from handlers.term_pool import TermHits
 from handlers.followups import describe_changes
 from handlers.post_rules import PostResult, is_stale, log, safe_detect
 from storage import capture as sql
@@ -30,6 +31,7 @@ class Request:
     alert: bool
     source: str
     follow: tuple[int, int] | None = None  # a live post's id range: move the history cursor with it
+    term_hits: TermHits | None = None  # asked of the term worker as the post arrived (term_pool.py)
 
 
 
@@ -80,8 +82,10 @@ def _capture(conn: Any, req: Request, batch: "Batch") -> Captured:
     if req.alert:
         # An edit matters to those already alerted only when the text or the detected facts changed.
         changes = describe_changes(previous[0], previous[1], post.text, detection) if previous else None
-        if batch.index(conn).may_concern(post, detection) or (changes is not None and sql.has_alerts(conn, cid, mid)):
-            fanout = Fanout(post, detection, detection_id, version, changes, req.now)
+        index = batch.index(conn)
+        if (index.may_concern(post, detection, index.hits(req.term_hits))
+                or (changes is not None and sql.has_alerts(conn, cid, mid))):
+            fanout = Fanout(post, detection, detection_id, version, changes, req.now, term_hits=req.term_hits)
             fanout.fanout_id = sql.add_fanout(conn, cid, mid, version, detection_id,
                                               json.dumps(changes, ensure_ascii=False) if changes else None, now)
     batch.channel_seen(post, top, now)  # last: a post undone by its savepoint moves no channel

@@ -14,7 +14,7 @@ meanwhile gets nothing).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import repeat
 from operator import itemgetter
@@ -25,6 +25,7 @@ from bot.timeutil import iso
 from handlers.digest import plan_delivery
 from handlers.followups import merge_changes
 from handlers.matching import match_reason
+from handlers.term_pool import TermHits
 from storage import capture as sql
 
 _INDEX_KEY = "capture.subscriber_index"
@@ -54,23 +55,34 @@ class SubscriberIndex:
     by_channel: dict[int, tuple[Group, ...]]
     members: dict[int, Member]
     ordered: tuple[Member, ...]  # everyone, by subscriber_id
+    terms: frozenset[str] = frozenset()  # every watch term of every filter
+    generation: int | None = None  # the subscription generation it was compiled at
 
     def groups_for(self, channel_id: int) -> tuple[Group, ...]:
         return self.everywhere + self.by_channel.get(channel_id, ())
 
-    def may_concern(self, post: Post, detection: Detection) -> bool:
-        """Cheap: could any filter take this post? (Announcements: any filter on its channel; other
-        posts: only watch terms, whose matching is the costly part, left to matching().)"""
-        return any(detection.is_positive or g.filters.terms for g in self.groups_for(post.channel_id))
+    def hits(self, slot: TermHits | None) -> frozenset[str] | None:
+        """The terms found in the post's text by the term worker, if it answered for this generation."""
+        return slot.hits if slot is not None and slot.generation == self.generation else None
 
-    def matching(self, post: Post, detection: Detection) -> list[Target]:
-        """(subscriber_id, reason) for every subscriber whose filters want this post, by subscriber_id."""
+    def may_concern(self, post: Post, detection: Detection, term_hits: frozenset[str] | None = None) -> bool:
+        """Cheap: could any filter take this post? (Announcements: any filter on its channel; other
+        posts: only watch terms, whose matching is the costly part, left to matching() unless the
+        term worker already found which occur.)"""
+        if detection.is_positive:
+            return bool(self.groups_for(post.channel_id))
+        return any(g.filters.terms and (term_hits is None or not term_hits.isdisjoint(g.filters.terms))
+                   for g in self.groups_for(post.channel_id))
+
+    def matching(self, post: Post, detection: Detection, term_hits: frozenset[str] | None = None) -> list[Target]:
+        """(subscriber_id, reason) for every subscriber whose filters want this post, by subscriber_id.
+        `term_hits`: the terms known to occur in the post's text (self.hits), else matched here."""
         reasons: dict[int, str] = {}
         matched: list[Group] = []
         for group in self.groups_for(post.channel_id):
             if not detection.is_positive and not group.filters.terms:
                 continue  # label-only filters never take a non-announcement
-            reason = match_reason(post, detection, group.filters)
+            reason = match_reason(post, detection, group.filters, term_hits)
             if reason is not None:
                 reasons[group.number] = reason
                 matched.append(group)
@@ -103,7 +115,8 @@ def compile_index(receiving: list) -> SubscriberIndex:
         for cid in set(g.filters.channel_ids):
             by_channel.setdefault(cid, []).append(g)
     return SubscriberIndex(everywhere, {c: tuple(gs) for c, gs in by_channel.items()}, members,
-                           tuple(sorted(members.values(), key=lambda m: m.subscriber_id)))
+                           tuple(sorted(members.values(), key=lambda m: m.subscriber_id)),
+                           frozenset(t for g in groups.values() for t in g.filters.terms))
 
 
 def subscriber_index(conn: Any, cache: dict) -> SubscriberIndex:
@@ -113,10 +126,16 @@ def subscriber_index(conn: Any, cache: dict) -> SubscriberIndex:
     hit = cache.get(_INDEX_KEY)
     if hit is not None and generation is not None and hit[0] == generation:
         return hit[1]
-    index = compile_index(sql.receiving(conn))
+    index = replace(compile_index(sql.receiving(conn)), generation=generation)
     if generation is not None:
         cache[_INDEX_KEY] = (generation, index)
     return index
+
+
+def cached_index(cache: dict) -> SubscriberIndex | None:
+    """The index compiled last (maybe of an older generation), without a database read."""
+    hit = cache.get(_INDEX_KEY)
+    return None if hit is None else hit[1]
 
 
 @dataclass
@@ -135,6 +154,7 @@ class Fanout:
     now: datetime
     fanout_id: int | None = None
     done_through: int = 0  # subscribers up to this id were handled by an earlier run
+    term_hits: TermHits | None = None  # the term worker's answer for the text, when it comes
     targets: list[Target] | None = None
     position: int = 0  # targets[:position] are done and committed
     alerts: int = 0
@@ -149,7 +169,7 @@ def plan(conn: Any, index: SubscriberIndex, fo: Fanout) -> None:
     """Who this post version concerns, as handlers.posts always queued it: matching subscribers, plus
     for an edit with changes the receiving subscribers already alerted about it (their alert row
     decides). Needs the post's earlier fan-outs finished (their alerts are what an edit follows up)."""
-    matched = index.matching(fo.post, fo.detection)
+    matched = index.matching(fo.post, fo.detection, index.hits(fo.term_hits))
     if fo.changes is not None:
         alerted = sql.alert_states(conn, fo.post.channel_id, fo.post.message_id)
         seen = {sid for sid, _ in matched}

@@ -1,9 +1,9 @@
 """Capturing posts: the one use case every source (live, history pass, import, replay) goes through.
 
 `handle_post` stores the post (or a new version when the text changed), runs the
-detector, and queues alerts for matching subscribers: the post, its detection and its
-alerts (or, for a big fan-out, a durable intent to queue them) in ONE transaction
-(handlers/capture.py, handlers/capture_post.py). Running it again with the same post
+detector, and queues alerts for matching subscribers: the post, its detection and a durable
+intent to queue its alerts in ONE transaction, the alerts right after (handlers/capture.py,
+handlers/capture_post.py, handlers/fanout.py). Running it again with the same post
 changes nothing. Nothing here touches the network: delivery happens after commit, from the outbox.
 """
 

@@ -144,7 +144,8 @@ async def scenario(workdir: Path, args: argparse.Namespace, n_subscribers: int, 
     channel_ids = [2_000_000 + c for c in range(args.channels)]
     await add_subscribers(deps, n_subscribers, channel_ids)
     use_term_worker(db)  # what bot/app.build_service does at start,
-    await resume_fanouts(deps)  # and this (it also compiles the filters)
+    await resume_fanouts(deps)  # and this (it also compiles the filters);
+    await writer_for(db).term_pool.settled()  # a service is up long before a burst: its worker too
     await start_checkpointer(db)  # and background WAL checkpoints, as build_service starts them
     settle_heap()  # as the service does before its tasks start
     sender, server = paced_sender(args.rate, args.rtt_ms / 1000)

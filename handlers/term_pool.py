@@ -49,9 +49,12 @@ class TermHits:
     hits: frozenset[str] | None = None
 
 
+BATCH_S = 0.002  # texts arriving this close together go in one call: every call wakes two threads here
+
+
 class TermPool:
     """One worker process (spawned, so no fork of a process holding aiosqlite's thread); texts
-    arriving in the same event-loop turn go in one call."""
+    arriving within BATCH_S go in one call."""
 
     def __init__(self) -> None:
         self._ex = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_die_with_parent,
@@ -60,7 +63,9 @@ class TermPool:
         self._terms: tuple[str, ...] = ()
         self._broken = False
         self._inflight: set[Future] = set()
-        self._ex.submit(_match, (), [])  # start the worker now, not at the first post
+        warm = self._ex.submit(_match, (), [])  # start the worker now (~1 s of imports), not at the first post
+        self._inflight.add(warm)
+        warm.add_done_callback(lambda f: self._deliver(f, []))
 
     def match(self, generation: int, terms: frozenset[str], text: str) -> TermHits:
         slot = TermHits(generation)
@@ -70,7 +75,7 @@ class TermPool:
             self._flush()
         if not self._batch:
             self._terms = tuple(sorted(terms))
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_later(BATCH_S, self._flush)
         self._batch.append((text, slot))
         return slot
 

@@ -349,8 +349,8 @@ async def m1000_alert_recipients(db: Database) -> None:
     its leaf pages) take seconds; handlers/fanout.py expands them into outbox rows afterwards.
     `reason` NULL: a subscriber already alerted, who may get an edit follow-up. `planned` = 1 once
     the intent's recipient rows are committed (0: plan again at resume). A trigger, not a foreign key:
-    the key's per-row parent check tripled the cost of writing and deleting recipients; the trigger
-    also runs when a deleted post takes its intents along."""
+    with the key, writing 2,000 recipients took 10-50% longer and deleting them ~10x (0.7 -> 7-8 ms,
+    measured); the trigger also runs when a deleted post takes its intents along."""
     await _run(
         db,
         """CREATE TABLE alert_recipients (

@@ -104,3 +104,17 @@ async def test_the_service_worker_gives_the_same_alerts(deps):
     results = [await s.done for s in stages]
     assert [r.alerts_queued for r in results] == [2, 3, 0]
     await writer.term_pool.settled()  # closed with the database
+
+
+async def test_a_dead_worker_leaves_matching_in_process(deps):
+    await subscribe_term(deps)
+    writer = writer_for(deps.db)
+    await writer.drain()
+    use_term_worker(deps.db)
+    pool = writer.term_pool
+    await pool.settled()  # started
+    pool._proc.kill()
+    pool.match(1, frozenset({TERM}), NEWS)
+    await pool.settled()  # the pipe's EOF: given up, not waited for
+    assert pool.match(1, frozenset({TERM}), NEWS).hits is None
+    assert (await submit_post(make_post(1, NEWS), deps).done).alerts_queued == 2

@@ -20,7 +20,7 @@ from bot.replay import ReplayEvent, read_replay
 from bot.timeutil import Clock, utcnow
 from config.settings import Settings
 from handlers.delivery import Sender
-from handlers.capture import resume_fanouts, use_term_worker
+from handlers.capture import resume_fanouts, use_analysis_worker
 from handlers.delivery_loop import DeliveryLoop
 from handlers.deps import Deps
 from handlers.posts import handle_deletion, handle_post
@@ -57,7 +57,7 @@ async def build_service(settings: Settings, senders: Mapping[str, Sender], *, cl
                 delivery=settings.delivery, operators=settings.access.operators,
                 access_mode=settings.access.mode, health=settings.health)
     senders = dict(senders)
-    use_term_worker(db)  # watch-term matching on another core as posts arrive (handlers/term_pool.py)
+    use_analysis_worker(db, deps.detector)  # detection and watch terms on another core (handlers/analysis_pool.py)
     # Alerts a previous run committed as an intent but did not finish queuing (killed in between).
     await resume_fanouts(deps)
     # After the writer is set up, so that close() drains the writer before stopping checkpoints.

@@ -1,14 +1,18 @@
-"""Watch-term matching in a worker process, ahead of the capture writer (handlers/capture.py).
+"""Each arriving post's text analysed in a worker process, ahead of the capture writer
+(handlers/capture.py): the detector's verdict and which watch terms occur in it.
 
-Matching a post against the watch terms (bot.detection.terms: a sound-skeleton index of the text)
-costs ~0.25 ms of pure Python, about a quarter of everything the writer does for a post; on the
-one GIL it caps a burst below the rate the issue asks for (1,000 posts a second), and run on the
-event loop beside the database thread it slows that thread more than it saves (the GIL handoffs).
-So the service matches each arriving post's text here, on another core, while the writer is busy
-with the posts before it (a plain pipe read by the event loop: no executor threads, which would
-compete for the GIL with the database thread too); the writer uses an answer that is ready and at the generation its
-subscriber index has, and otherwise matches in-process as before. An accelerator only: no
-answer, a late one, or a dead worker changes nothing but speed.
+Both are pure functions of the text and cost pure Python: detection ~0.3-0.5 ms a post, watch
+terms (bot.detection.terms: a sound-skeleton index of the text) ~0.25 ms. On the service's one GIL
+they are most of what a post costs, and a burst of 1,000 posts a second (issue 7) leaves the
+capture writer no room for the recipients of its announcements. So the service sends each text
+here as it arrives, on another core, while the writer is busy with the posts before it: a plain
+pipe read by the event loop (no executor threads, which would compete for the GIL with the
+database thread too), texts arriving within BATCH_S in one message.
+
+An accelerator only. The writer waits for a post's answer at most ANSWER_WAIT_S (handlers/capture.py)
+and otherwise detects and matches in-process, exactly as without a worker; an answer is used only
+if it came from the same detector version and, for terms, the subscription generation the writer's
+index has. No answer, a late one, or a dead worker changes nothing but speed.
 """
 
 from __future__ import annotations
@@ -16,22 +20,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import pickle
 import signal
 import sys
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing import get_context
+from typing import Any, Callable
 
 from bot.detection.terms import text_matches_term
+from bot.models import Detection
 
 log = logging.getLogger(__name__)
 
-BATCH_S = 0.002  # texts arriving this close together go in one message
-# Sent and unanswered at most: MAX_WAITING batches of MAX_BATCH_CHARS (<= 4 x 64 KB of UTF-8), under
-# a socket pair's buffer, so a send never blocks the event loop even while the worker is starting;
-# texts beyond that are matched in-process.
-MAX_WAITING = 4
+BATCH_S = 0.001  # texts arriving this close together go in one message
+# Sent and unanswered at most MAX_WAITING_CHARS characters (<= 4 bytes each in UTF-8, plus pickling:
+# under a socket pair's ~200 KB buffer), so a send never blocks the event loop, even while the worker
+# is starting or stuck; texts beyond that are analysed in-process.
+MAX_WAITING_CHARS = 40_000
 MAX_BATCH_CHARS = 16_000
+
+_detector: Any = None
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -45,13 +54,18 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
 
-def _match(terms: tuple[str, ...], texts: list[str]) -> list[frozenset[str]]:
-    return [frozenset(t for t in terms if text_matches_term(text, t)) for text in texts]
+def _analyse(terms: tuple[str, ...], texts: list[str]) -> list[tuple[Detection | None, frozenset[str]]]:
+    from handlers.post_rules import safe_detect
+
+    return [(safe_detect(_detector, text) if _detector is not None else None,
+             frozenset(t for t in terms if text_matches_term(text, t))) for text in texts]
 
 
-def _serve(conn, parent_pid: int) -> None:
+def _serve(conn, parent_pid: int, detector_blob: bytes | None) -> None:
     """The worker: (terms or None for the same as before, texts) in, one answer per text out."""
+    global _detector
     _die_with_parent(parent_pid)
+    _detector = pickle.loads(detector_blob) if detector_blob is not None else None
     terms: tuple[str, ...] = ()
     while True:
         try:
@@ -63,42 +77,60 @@ def _serve(conn, parent_pid: int) -> None:
         new_terms, texts = msg
         if new_terms is not None:
             terms = new_terms
-        conn.send(_match(terms, texts))
+        conn.send(_analyse(terms, texts))
 
 
 @dataclass
-class TermHits:
-    """The terms of subscription generation `generation` that occur in one post's text; `hits` stays
-    None until the worker answers."""
-    generation: int
+class Analysis:
+    """The worker's answer about one post's text: `detection` (None until it answers, or if it has
+    no detector) and the terms of subscription generation `generation` that occur in it (`hits`)."""
+    generation: int | None
     hits: frozenset[str] | None = None
+    detection: Detection | None = None
+    answered: bool = False
+
+    def detection_by(self, detector: Any) -> Detection | None:
+        """The worker's verdict if it came from this detector's version (else detect in-process)."""
+        d = self.detection
+        return d if d is not None and d.detector_version == getattr(detector, "version", None) else None
 
 
-class TermPool:
-    """One spawned worker process (no fork of a process holding aiosqlite's thread) and a pipe;
-    texts arriving within BATCH_S go in one message. Create it inside the running event loop."""
+class AnalysisPool:
+    """One spawned worker process (no fork of a process holding aiosqlite's thread) with a pickled
+    copy of the detector, and a pipe. Create it inside the running event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, detector: Any = None) -> None:
         ctx = get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, os.getpid()), daemon=True, name="tgwatch-terms")
+        blob = pickle.dumps(detector) if detector is not None else None
+        self._proc = ctx.Process(target=_serve, args=(child, os.getpid(), blob), daemon=True,
+                                 name="tgwatch-analysis")
         self._proc.start()
         child.close()
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self._conn.fileno(), self._on_answer)
-        self._waiting: deque[list[TermHits]] = deque()
+        self._waiting: deque[tuple[list[Analysis], int]] = deque()  # sent batches, and their characters
+        self._waiting_chars = 0
         self._drained = asyncio.Event()
-        self._batch: list[tuple[str, TermHits]] = []
+        self._batch: list[tuple[str, Analysis]] = []
         self._chars = 0
         self._terms: tuple[str, ...] = ()
         self._sent_terms: tuple[str, ...] | None = None
         self._broken = False
+        self.on_answer: Callable[[], None] = lambda: None  # the writer's wake-up
         self._send((), [])  # answered once the worker's imports are done (~1 s): settled() waits for it
 
-    def match(self, generation: int, terms: frozenset[str], text: str) -> TermHits:
-        slot = TermHits(generation)
-        if self._broken or len(self._waiting) >= MAX_WAITING or len(text) > MAX_BATCH_CHARS:
-            return slot
+    @property
+    def broken(self) -> bool:
+        return self._broken
+
+    def analyse(self, generation: int | None, terms: frozenset[str], text: str) -> Analysis | None:
+        """Send `text`; the returned slot is filled when the worker answers. None: not sent (the worker
+        is gone or has too much unanswered), analyse in-process."""
+        if (self._broken or not text or len(text) > MAX_BATCH_CHARS
+                or self._waiting_chars + self._chars + len(text) > MAX_WAITING_CHARS):
+            return None
+        slot = Analysis(generation)
         ordered = tuple(sorted(terms))
         if self._batch and (self._terms != ordered or self._chars + len(text) > MAX_BATCH_CHARS):
             self._flush()
@@ -110,18 +142,20 @@ class TermPool:
         return slot
 
     def _flush(self) -> None:
-        batch, self._batch, self._chars = self._batch, [], 0
+        batch, chars, self._batch, self._chars = self._batch, self._chars, [], 0
         if batch and not self._broken:
-            self._send(self._terms, [text for text, _ in batch], [slot for _, slot in batch])
+            self._send(self._terms, [text for text, _ in batch], [slot for _, slot in batch], chars)
 
-    def _send(self, terms: tuple[str, ...], texts: list[str], slots: list[TermHits] | None = None) -> None:
+    def _send(self, terms: tuple[str, ...], texts: list[str], slots: list[Analysis] | None = None,
+              chars: int = 0) -> None:
         try:
             self._conn.send((None if terms == self._sent_terms else terms, texts))
         except (OSError, ValueError) as e:
             self._gone(e)
             return
         self._sent_terms = terms
-        self._waiting.append(slots or [])
+        self._waiting.append((slots or [], chars))
+        self._waiting_chars += chars
         self._drained.clear()
 
     def _on_answer(self) -> None:
@@ -130,10 +164,14 @@ class TermPool:
         except (EOFError, OSError) as e:
             self._gone(e)
             return
-        for slot, hits in zip(self._waiting.popleft(), answers):
-            slot.hits = hits
+        slots, chars = self._waiting.popleft()
+        self._waiting_chars -= chars
+        for slot, (detection, hits) in zip(slots, answers):
+            slot.detection, slot.hits, slot.answered = detection, hits, True
         if not self._waiting:
             self._drained.set()
+        if slots:
+            self.on_answer()
 
     async def settled(self) -> None:
         """Until every text asked about so far is answered (or the worker is gone)."""
@@ -143,7 +181,7 @@ class TermPool:
 
     def _gone(self, error: BaseException) -> None:
         if not self._broken:
-            log.warning("term matching worker unavailable (%s); matching in-process", error)
+            log.warning("analysis worker unavailable (%s); detecting and matching in-process", error)
         self.close()
 
     def close(self) -> None:
@@ -151,6 +189,8 @@ class TermPool:
             return
         self._broken = True
         self._waiting.clear()
+        self._waiting_chars = 0
         self._drained.set()
         self._loop.remove_reader(self._conn.fileno())
         self._conn.close()  # the worker reads EOF and exits
+        self.on_answer()  # posts waiting for an answer go now

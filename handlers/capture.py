@@ -6,21 +6,24 @@ a given moment is captured in ONE transaction, run as ONE job on the database th
 sqlite3 calls (handlers/capture_post.py); each post sits in its own savepoint, so one that fails
 (bad data, a bug) is undone alone and its caller gets the error while the others commit.
 
-Matching subscribers (watch terms cost ~0.25 ms a post) and writing ~2,000 outbox rows per
-announcement would still hold every later post back, so alerts go in stages, a two-level outbox:
-the post's transaction commits a durable intent row (alert_fanouts) when the post may concern
-anyone; right after each capture transaction the writer plans intents for up to PLAN_BUDGET_S
-per transaction: matching, then either a small fan-out's outbox rows or a big one's recipient
-rows (alert_recipients, one slim row per subscriber, ~6 ms for 2,000), so every per-subscriber
-queue row of a post is durable within one capture and one planning transaction of its arrival.
-Expansion of recipient rows into the wide outbox rows (~3 s for a burst's 90,000) takes the gaps
-between posts, and a `chunk_rows` chunk at least every EXPAND_EVERY_S, each committing its
-progress with its rows. A crash between or inside stages loses nothing (intents and recipient
+Writing ~2,000 wide outbox rows per announcement would hold every later post back, so the outbox
+has two levels. A new post's transaction commits, beside the post and its detection, a durable
+intent row (alert_fanouts) when the post may concern anyone, and in a savepoint of its own the
+intent's recipients: matching, then either a small fan-out's outbox rows or a big one's recipient
+rows (alert_recipients, one slim row per subscriber, ~1-2 ms for 2,000), so every per-subscriber
+queue row of a post is durable when the post is. Intents that cannot be planned there (an edit,
+whose follow-ups depend on the alerts of the version before; a failed planning) are planned right
+after the capture transaction, for up to PLAN_BUDGET_S per transaction, in order per post.
+Expansion of recipient rows into the wide outbox rows (~3 s for a burst's 90,000) waits for QUIET_S
+without posts, or takes one `chunk_rows` chunk per EXPAND_EVERY_S while posts flow, each committing
+its progress with its rows. A crash between or inside stages loses nothing (intents and recipient
 rows are resumed at the next start, `resume_fanouts`) and repeats nothing (progress is committed
-with the rows it covers; the outbox's unique key holds anyway). Per post, intents run in order
-(an edit's follow-ups depend on the alerts of the version before). With use_term_worker (the
-service), the watch terms of each arriving post are matched in a worker process while this
-writer works (handlers/term_pool.py): a post that concerns nobody then needs no intent at all.
+with the rows it covers; the outbox's unique key holds anyway).
+
+With use_analysis_worker (the service), each arriving post's text is analysed in a worker process
+(handlers/analysis_pool.py: its detection and watch-term hits) while this writer works on the
+posts before it; posts are captured in arrival order once their answers are in, after at most
+ANSWER_WAIT_S, analysed in-process if the answer is missing or stale.
 
 `submit()` gives three futures: `captured` (post, detection and intent durable), `queued` (every
 recipient's queue row durable: the load target of issue 7) and `done` (every outbox row
@@ -37,7 +40,7 @@ from bot.models import Post
 from handlers.capture_post import Batch, Captured, Request, capture, resume
 from handlers.capture_steps import PLAN_BUDGET_S, SMALL_ROWS, Capture, FanoutSteps, _settle
 from handlers.fanout import Fanout, cached_index
-from handlers.term_pool import TermPool
+from handlers.analysis_pool import AnalysisPool
 from storage import capture as sql
 from storage.db import Database
 
@@ -46,9 +49,11 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 100  # outbox rows per follow-up transaction: a few ms, the longest a new post waits
 RETRY_S = 5.0  # after a failed fan-out chunk (its rows were rolled back; the intent stays)
 EXPAND_EVERY_S = 0.1  # at least one expansion chunk this often while posts keep the writer busy
+QUIET_S = 0.05  # no post captured for this long: expand outbox rows without pause
+ANSWER_WAIT_S = 0.1  # a post waits this long at most for the analysis worker, then is analysed here
 _KEY = "capture.writer"
-__all__ = ["CHUNK_ROWS", "EXPAND_EVERY_S", "PLAN_BUDGET_S", "RETRY_S", "SMALL_ROWS", "Capture", "CaptureWriter", "resume_fanouts",
-           "use_term_worker", "writer_for"]
+__all__ = ["CHUNK_ROWS", "EXPAND_EVERY_S", "PLAN_BUDGET_S", "QUIET_S", "ANSWER_WAIT_S", "RETRY_S", "SMALL_ROWS", "Capture", "CaptureWriter", "resume_fanouts",
+           "use_analysis_worker", "writer_for"]
 
 
 class CaptureWriter(FanoutSteps):
@@ -66,23 +71,28 @@ class CaptureWriter(FanoutSteps):
         self._closing = False
         self._held_until = 0.0
         self._expanded_at = 0.0
+        self._captured_at = 0.0  # loop time the last capture transaction started
+        self._draining = 0  # drain() calls running: expand without pausing
+        self._napping: asyncio.Future | None = None
         self._failing = False
         self._retry: asyncio.TimerHandle | None = None
         self._wake: Callable[[], None] = lambda: None
-        self.term_pool: TermPool | None = None  # use_term_worker()
+        self.analysis_pool: AnalysisPool | None = None  # use_analysis_worker()
 
     def submit(self, post: Post, deps, *, alert: bool = True, source: str = "live",
                follow: tuple[int, int] | None = None) -> Capture:
         """Queue a (storable) post for the next capture transaction."""
         loop = asyncio.get_running_loop()
-        hits = None
-        index = cached_index(self.db.cache) if self.term_pool is not None and alert and post.text else None
-        if index is not None and index.terms and index.generation is not None:
-            hits = self.term_pool.match(index.generation, index.terms, post.text)
-        cap = Capture(Request(post, deps.detector, deps.clock(), alert, source, follow, hits), deps.wake,
-                      loop.create_future(), loop.create_future(), loop.create_future())
+        analysis = None
+        if self.analysis_pool is not None and post.text:
+            index = cached_index(self.db.cache) if alert else None
+            terms = index.terms if index is not None and index.generation is not None else frozenset()
+            analysis = self.analysis_pool.analyse(index.generation if terms else None, terms, post.text)
+        cap = Capture(Request(post, deps.detector, deps.clock(), alert, source, follow, analysis), deps.wake,
+                      loop.create_future(), loop.create_future(), loop.create_future(), loop.time())
         self._wake = deps.wake
         self._queue.append(cap)
+        self._wake_up()
         self._kick()
         return cap
 
@@ -90,9 +100,14 @@ class CaptureWriter(FanoutSteps):
         """Run until nothing is queued and no fan-out is left (or one failed and waits for its retry)."""
         if wake is not None:
             self._wake = wake
-        self._kick()
-        while self._task is not None and not self._task.done():
-            await asyncio.shield(self._task)
+        self._draining += 1
+        try:
+            self._wake_up()
+            self._kick()
+            while self._task is not None and not self._task.done():
+                await asyncio.shield(self._task)
+        finally:
+            self._draining -= 1
 
     @property
     def pending_fanouts(self) -> int:
@@ -102,8 +117,8 @@ class CaptureWriter(FanoutSteps):
         """Finish the posts queued; leave unfinished fan-outs to their intent rows (resumed at next start)."""
         self._closing = True
         await self.drain()
-        if self.term_pool is not None:
-            self.term_pool.close()
+        if self.analysis_pool is not None:
+            self.analysis_pool.close()
         if self._retry is not None:
             self._retry.cancel()
         for fo, cap in self._fanouts:
@@ -122,26 +137,80 @@ class CaptureWriter(FanoutSteps):
     def _expansion_due(self) -> bool:
         return asyncio.get_running_loop().time() >= self._expanded_at + EXPAND_EVERY_S
 
+    def _quiet(self) -> bool:
+        """No post captured for QUIET_S (or a drain or close wants everything done now)."""
+        return self._draining or asyncio.get_running_loop().time() >= self._captured_at + QUIET_S
+
+    async def _nap(self, until: float) -> None:
+        """Sleep until the loop time `until`, or until a post is submitted or a drain starts."""
+        loop = asyncio.get_running_loop()
+        self._napping = fut = loop.create_future()
+        timer = loop.call_at(until, _settle, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            self._napping = None
+
+    def _answered(self) -> None:
+        self._wake_up()
+        if self._queue:
+            self._kick()
+
+    def _wake_up(self) -> None:
+        if self._napping is not None:
+            _settle(self._napping)
+
+    def _ready(self) -> int:
+        """How many queued posts (from the front: posts are captured in arrival order) have their
+        analysis answered, or no analysis to wait for, or have waited ANSWER_WAIT_S for it."""
+        pool = self.analysis_pool
+        if pool is None or pool.broken or self._closing:
+            return len(self._queue)
+        too_old = asyncio.get_running_loop().time() - ANSWER_WAIT_S
+        for i, cap in enumerate(self._queue):
+            a = cap.request.analysis
+            if a is not None and not a.answered and cap.submitted_at > too_old:
+                return i
+        return len(self._queue)
+
     async def _run(self) -> None:
         try:
             while True:
                 if not self._resumed and not self._held() and not self._closing:
                     await self._resume()
-                if self._queue:
-                    batch, self._queue = self._queue, []
+                ready = self._ready()
+                if ready:
+                    batch, self._queue = self._queue[:ready], self._queue[ready:]
+                    self._captured_at = asyncio.get_running_loop().time()
                     await self._capture(batch)
-                elif not self._fanouts or self._closing or self._held():
+                elif not self._queue and (not self._fanouts or self._closing or self._held()):
                     return
                 if self._closing or self._held():
+                    if self._queue and not self._ready():
+                        await self._nap(self._queue[0].submitted_at + ANSWER_WAIT_S)
                     continue
-                # Each capture is followed by its planning, so a post's recipient rows wait for no
-                # other post's capture and no fan-out's expansion; expansion takes the gaps between
-                # posts, and a chunk every EXPAND_EVERY_S even when there are none (delivery only
-                # needs rows ahead of its rate).
+                # A post's recipients are queued with its capture (capture_post._plan_now); intents
+                # planned later (edits, deferred ones) right after a capture, so they wait for no
+                # other post's capture and no fan-out's expansion. Materialising outbox rows takes
+                # the quiet moments, and a chunk every EXPAND_EVERY_S even while posts flow
+                # (delivery only needs rows ahead of its rate).
                 planned = await self._plan_next()
-                if self._held() or ((planned or self._queue) and not self._expansion_due()):
+                if self._held() or planned or self._ready():
                     continue
-                await self._expand_next()
+                expandable = any(fo.targets is not None for fo, _ in self._fanouts)
+                if expandable and (self._expansion_due() or (self._quiet() and not self._queue)):
+                    await self._expand_next()
+                    continue
+                if not self._queue and not expandable:
+                    return
+                # Wait for: a post's analysis (or its deadline), quiet, the next chunk's turn, or a new post.
+                wake_at = []
+                if self._queue:
+                    wake_at.append(self._queue[0].submitted_at + ANSWER_WAIT_S)
+                if expandable:
+                    wake_at += [self._captured_at + QUIET_S, self._expanded_at + EXPAND_EVERY_S]
+                await self._nap(min(wake_at))
         except asyncio.CancelledError:
             # A job may have committed without its outcome reaching us: forget what is in memory
             # (the intents are in the database) and resume from there on the next run.
@@ -197,9 +266,10 @@ class CaptureWriter(FanoutSteps):
         if not live:
             return
         cache = self.db.cache
+        busy = frozenset((fo.post.channel_id, fo.post.message_id) for fo, _ in self._fanouts)
 
         def job(conn: Any) -> list[Captured | Exception]:
-            batch = Batch(cache)
+            batch = Batch(cache, busy)
             batch.index(conn)  # compiled here, once per subscription change, not inside a post's savepoint
             out: list[Captured | Exception] = []
             for cap in live:
@@ -237,6 +307,8 @@ class CaptureWriter(FanoutSteps):
             if got.fanout is not None:
                 _settle(cap.captured, got.result)
                 self._fanouts.append((got.fanout, cap))
+                if got.planned is not None:
+                    self._progress(got.fanout, *got.planned, planned=True)
             else:
                 for fut in cap.futures:
                     _settle(fut, got.result)
@@ -255,12 +327,13 @@ def writer_for(db: Database) -> CaptureWriter:
     return writer
 
 
-def use_term_worker(db: Database) -> None:
-    """Match watch terms in a worker process as posts arrive (handlers/term_pool.py); the service
-    does, tests need not (the answers are the same, only sooner)."""
+def use_analysis_worker(db: Database, detector: Any = None) -> None:
+    """Detect and match watch terms in a worker process as posts arrive (handlers/analysis_pool.py);
+    the service does, tests need not (the answers are the same, only sooner)."""
     writer = writer_for(db)
-    if writer.term_pool is None:
-        writer.term_pool = TermPool()
+    if writer.analysis_pool is None:
+        writer.analysis_pool = pool = AnalysisPool(detector)
+        pool.on_answer = writer._answered
 
 
 async def resume_fanouts(deps) -> int:

@@ -17,8 +17,8 @@ from typing import Any
 
 from bot.models import Detection, Post
 from bot.timeutil import iso, parse_iso
-from handlers.fanout import Fanout, SubscriberIndex, subscriber_index
-from handlers.term_pool import TermHits
+from handlers.fanout import Fanout, SubscriberIndex, plan_and_queue, subscriber_index
+from handlers.analysis_pool import Analysis
 from handlers.followups import describe_changes
 from handlers.post_rules import PostResult, is_stale, log, safe_detect
 from storage import capture as sql
@@ -31,7 +31,7 @@ class Request:
     alert: bool
     source: str
     follow: tuple[int, int] | None = None  # a live post's id range: move the history cursor with it
-    term_hits: TermHits | None = None  # asked of the term worker as the post arrived (term_pool.py)
+    analysis: Analysis | None = None  # asked of the analysis worker as the post arrived (analysis_pool.py)
 
 
 
@@ -39,7 +39,8 @@ class Request:
 @dataclass
 class Captured:
     result: PostResult
-    fanout: Fanout | None = None  # still to plan and expand, with its intent row committed
+    fanout: Fanout | None = None  # to expand (or still to plan), with its intent row committed
+    planned: tuple[int, int, int] | None = None  # fanout planned in this transaction: plan_and_queue's result
 
 
 def capture(conn: Any, req: Request, batch: "Batch") -> Captured:
@@ -76,22 +77,45 @@ def _capture(conn: Any, req: Request, batch: "Batch") -> Captured:
         previous = (existing.post.text, found[1] if found else None)
         sql.add_version(conn, post, version, now)
 
-    detection = safe_detect(req.detector, post.text)
+    found = req.analysis.detection_by(req.detector) if req.analysis is not None else None
+    detection = found if found is not None else safe_detect(req.detector, post.text)
     detection_id = sql.record_detection(conn, cid, mid, version, detection, now)
     fanout = None
     if req.alert:
         # An edit matters to those already alerted only when the text or the detected facts changed.
         changes = describe_changes(previous[0], previous[1], post.text, detection) if previous else None
         index = batch.index(conn)
-        if (index.may_concern(post, detection, index.hits(req.term_hits))
+        if (index.may_concern(post, detection, index.hits(req.analysis))
                 or (changes is not None and sql.has_alerts(conn, cid, mid))):
-            fanout = Fanout(post, detection, detection_id, version, changes, req.now, term_hits=req.term_hits)
+            fanout = Fanout(post, detection, detection_id, version, changes, req.now, analysis=req.analysis)
             fanout.fanout_id = sql.add_fanout(conn, cid, mid, version, detection_id,
                                               json.dumps(changes, ensure_ascii=False) if changes else None, now)
+    planned = _plan_now(conn, batch, fanout) if fanout is not None and outcome == "new" else None
     batch.channel_seen(post, top, now)  # last: a post undone by its savepoint moves no channel
     log.debug("post %s/%s %s v%d label=%s%s", cid, mid, outcome, version, detection.label,
-              " fan-out planned" if fanout else "")
-    return Captured(PostResult(outcome, version, detection), fanout)
+              (" recipients queued" if planned else " fan-out to plan") if fanout else "")
+    return Captured(PostResult(outcome, version, detection), fanout, planned)
+
+
+def _plan_now(conn: Any, batch: "Batch", fo: Fanout) -> tuple[int, int, int] | None:
+    """A new post's recipients, committed with the post itself (the load target of issue 7: every
+    per-subscriber queue row durable as soon as the post is): matching, then a small fan-out's outbox
+    rows or a big one's alert_recipients rows, in a savepoint of their own. Not when an older fan-out
+    of the same post is unfinished (a post deleted and captured again: it goes first), and never at
+    the post's expense: if planning fails, it is undone alone and the writer plans the intent later,
+    as it does an edit's (whose follow-ups wait for the alerts before them)."""
+    if (fo.post.channel_id, fo.post.message_id) in batch.busy:
+        return None
+    try:
+        with sql.Savepoint(conn, "plan_post"):
+            return plan_and_queue(conn, batch.index(conn), fo)
+    except Exception:  # noqa: BLE001 - the intent stays; planning it again later reports the error
+        if sql.Savepoint.batch_lost(conn):
+            raise
+        log.debug("planning post %s/%s with its capture failed; deferred", fo.post.channel_id, fo.post.message_id,
+                  exc_info=True)
+        fo.targets, fo.position = None, 0
+        return None
 
 
 class Batch:
@@ -99,8 +123,9 @@ class Batch:
     if a post needs it) and the channel rows, written once per channel when the batch ends (the same
     end state as channels.ensure + advance post by post: first username, highest id and date)."""
 
-    def __init__(self, cache: dict):
+    def __init__(self, cache: dict, busy: frozenset[tuple[int, int]] = frozenset()):
         self.cache = cache
+        self.busy = busy  # (channel_id, message_id) of the writer's unfinished fan-outs
         self._index: SubscriberIndex | None = None
         self._channels: dict[int, list] = {}  # channel_id -> [username, top id, latest posted_at, now]
 

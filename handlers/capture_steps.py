@@ -15,14 +15,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from handlers.capture_post import Request
-from handlers.fanout import Fanout, expand, plan, record, subscriber_index
+from handlers.fanout import SMALL_ROWS, Fanout, expand, plan_and_queue, subscriber_index
 from handlers.post_rules import PostResult
 from storage import capture as sql
 
 log = logging.getLogger("handlers.capture")  # one logger for the writer, whichever module logs
 
 PLAN_BUDGET_S = 0.005  # per planning transaction, past which no further intent is started
-SMALL_ROWS = 100  # fan-outs up to this size go straight to outbox rows; bigger ones to recipient rows
 
 
 @dataclass
@@ -32,6 +31,7 @@ class Capture:
     captured: asyncio.Future  # -> PostResult: the post, its detection and its fan-out intent committed
     queued: asyncio.Future  # -> PostResult so far: every recipient's queue row committed (or none due)
     done: asyncio.Future  # -> PostResult with every alert and follow-up in the outbox
+    submitted_at: float = 0.0  # loop time, for the wait on the analysis worker
     first: PostResult | None = None  # the captured result, kept for `queued` and `done`
 
     @property
@@ -80,13 +80,7 @@ class FanoutSteps:
             out = []
             deadline = time.monotonic() + PLAN_BUDGET_S
             for fo in todo:
-                plan(conn, index, fo)
-                assert fo.targets is not None
-                if len(fo.targets) - fo.position <= SMALL_ROWS:
-                    out.append((fo, *expand(conn, fo, SMALL_ROWS, index)))
-                else:
-                    record(conn, fo)
-                    out.append((fo, fo.position, 0, 0))
+                out.append((fo, *plan_and_queue(conn, index, fo)))
                 if time.monotonic() > deadline:
                     break
             return out

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -25,7 +25,7 @@ from bot.timeutil import iso
 from handlers.digest import plan_delivery
 from handlers.followups import merge_changes
 from handlers.matching import match_reason
-from handlers.term_pool import TermHits
+from handlers.analysis_pool import Analysis
 from storage import capture as sql
 
 _INDEX_KEY = "capture.subscriber_index"
@@ -61,9 +61,11 @@ class SubscriberIndex:
     def groups_for(self, channel_id: int) -> tuple[Group, ...]:
         return self.everywhere + self.by_channel.get(channel_id, ())
 
-    def hits(self, slot: TermHits | None) -> frozenset[str] | None:
-        """The terms found in the post's text by the term worker, if it answered for this generation."""
-        return slot.hits if slot is not None and slot.generation == self.generation else None
+    def hits(self, slot: Analysis | None) -> frozenset[str] | None:
+        """The terms found in the post's text by the analysis worker, if it answered for this generation."""
+        if slot is None or slot.generation is None or slot.generation != self.generation:
+            return None
+        return slot.hits
 
     def may_concern(self, post: Post, detection: Detection, term_hits: frozenset[str] | None = None) -> bool:
         """Cheap: could any filter take this post? (Announcements: any filter on its channel; other
@@ -86,11 +88,10 @@ class SubscriberIndex:
             if reason is not None:
                 reasons[group.number] = reason
                 matched.append(group)
-        if len(matched) == 1:
-            return list(zip(matched[0].ids, repeat(reasons[matched[0].number])))
-        if sum(len(g.members) for g in matched) * 4 > len(self.ordered):
-            return [(m.subscriber_id, reasons[m.group]) for m in self.ordered if m.group in reasons]
-        return sorted(((sid, reasons[g.number]) for g in matched for sid in g.ids), key=_FIRST)
+        # Each group's ids are sorted and a subscriber is in one group only: sorting the concatenated
+        # (id, reason) runs is a merge, done in C (a Python loop over 2,000 members cost ~1 ms).
+        runs = [zip(g.ids, repeat(reasons[g.number])) for g in matched]
+        return list(runs[0]) if len(runs) == 1 else sorted(chain.from_iterable(runs))
 
 
 Target = tuple[int, str | None]  # (subscriber_id, reason); reason None: already alerted, a follow-up at most
@@ -154,7 +155,7 @@ class Fanout:
     now: datetime
     fanout_id: int | None = None
     done_through: int = 0  # subscribers up to this id were handled by an earlier run
-    term_hits: TermHits | None = None  # the term worker's answer for the text, when it comes
+    analysis: Analysis | None = None  # the analysis worker's answer for the text, when it comes
     targets: list[Target] | None = None
     position: int = 0  # targets[:position] are done and committed
     alerts: int = 0
@@ -169,7 +170,7 @@ def plan(conn: Any, index: SubscriberIndex, fo: Fanout) -> None:
     """Who this post version concerns, as handlers.posts always queued it: matching subscribers, plus
     for an edit with changes the receiving subscribers already alerted about it (their alert row
     decides). Needs the post's earlier fan-outs finished (their alerts are what an edit follows up)."""
-    matched = index.matching(fo.post, fo.detection, index.hits(fo.term_hits))
+    matched = index.matching(fo.post, fo.detection, index.hits(fo.analysis))
     if fo.changes is not None:
         alerted = sql.alert_states(conn, fo.post.channel_id, fo.post.message_id)
         seen = {sid for sid, _ in matched}
@@ -177,6 +178,21 @@ def plan(conn: Any, index: SubscriberIndex, fo: Fanout) -> None:
         if extra:
             matched = sorted(matched + extra, key=_FIRST)
     fo.targets = [t for t in matched if t[0] > fo.done_through] if fo.done_through else matched
+
+
+SMALL_ROWS = 100  # a fan-out of at most this many targets gets its outbox rows when it is planned
+
+
+def plan_and_queue(conn: Any, index: SubscriberIndex, fo: Fanout) -> tuple[int, int, int]:
+    """Plan `fo` inside the caller's transaction and commit to its recipients: a small fan-out's outbox
+    rows at once, a big one's alert_recipients rows (all of them: a fan-out is never planned in part).
+    Returns expand()'s (new position, alerts added, follow-ups added), applied once it committed."""
+    plan(conn, index, fo)
+    assert fo.targets is not None
+    if len(fo.targets) - fo.position <= SMALL_ROWS:
+        return expand(conn, fo, SMALL_ROWS, index)
+    record(conn, fo)
+    return fo.position, 0, 0
 
 
 def record(conn: Any, fo: Fanout) -> None:

@@ -9,7 +9,7 @@ from bot.detection.terms import text_matches_term
 def match_reason(post: Post, detection: Detection, sub: Subscription,
                  term_hits: frozenset[str] | None = None) -> str | None:
     """Why this subscription wants this post ("label" or "term:<term>"), or None. `term_hits`: the
-    terms already known to occur in post.text (handlers/term_pool.py), instead of matching here."""
+    terms already known to occur in post.text (handlers/analysis_pool.py), instead of matching here."""
     if sub.channel_ids and post.channel_id not in sub.channel_ids:
         return None
     if detection.is_positive and detection.confidence >= sub.min_confidence:

@@ -238,14 +238,11 @@ def pending_fanouts(conn: Conn) -> list[FanoutRow]:
     ).fetchall()]
 
 
-def add_recipients(conn: Conn, fanout_id: int, targets: list[tuple[int, str | None]]) -> None:
-    """Every (subscriber_id, reason) of a fan-out, in subscriber_id order, and the intent marked planned:
-    all in the caller's transaction, so the intent is planned with all of its recipients or not at all."""
+def add_recipients(conn: Conn, fanout_id: int, by_reason: dict[str | None, list[int]]) -> None:
+    """Every recipient of a fan-out (subscriber_ids by reason) and the intent marked planned: all in the
+    caller's transaction, so the intent is planned with all of its recipients or not at all."""
     # One INSERT ... SELECT over a JSON array per reason: SQLite loops over the ids in C with the
     # GIL released (~0.7 us a row), where executemany binds each row in Python (~2.7 us).
-    by_reason: dict[str | None, list[int]] = {}
-    for sid, reason in targets:
-        by_reason.setdefault(reason, []).append(sid)
     for reason, ids in by_reason.items():
         conn.execute("INSERT INTO alert_recipients(fanout_id, subscriber_id, reason) "
                      "SELECT ?, value, ? FROM json_each(?)", (fanout_id, reason, json.dumps(ids)))

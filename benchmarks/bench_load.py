@@ -128,11 +128,17 @@ async def run_burst(deps: Deps, burst: list[tuple[float, Post]]) -> dict[str, li
     captured, -> recipients committed and -> all outbox rows committed seconds."""
     got: dict[str, list[float]] = {"captured": [], "recipients": [], "latencies": []}
 
+    def stamp(key: str, arrival: float):
+        return lambda fut: got[key].append(time.monotonic() - arrival)
+
     async def one(arrival: float, post: Post) -> None:
+        # Timed by callbacks, so measuring three stages costs the loop no more than a live handler
+        # awaiting handle_post (one wake-up).
         stages = submit_post(post, deps, source="bench")
-        for key, fut in zip(got, (stages.captured, stages.queued, stages.done)):
-            await fut
-            got[key].append(time.monotonic() - arrival)
+        stages.captured.add_done_callback(stamp("captured", arrival))
+        stages.queued.add_done_callback(stamp("recipients", arrival))
+        await stages.done
+        got["latencies"].append(time.monotonic() - arrival)
 
     start = time.monotonic()
     tasks = []

@@ -271,6 +271,19 @@ class CaptureWriter(FanoutSteps):
         def job(conn: Any) -> list[Captured | Exception]:
             batch = Batch(cache, busy)
             batch.index(conn)  # compiled here, once per subscription change, not inside a post's savepoint
+            if len(live) > 1:
+                # First all posts in one savepoint: two statements fewer per post (~15% of the job).
+                # A post that fails undoes the attempt, and the posts are captured again one
+                # savepoint each, so only the failing post's caller gets the error.
+                try:
+                    with sql.Savepoint(conn, "capture_batch"):
+                        done: list[Captured | Exception] = [capture(conn, cap.request, batch) for cap in live]
+                        batch.flush(conn)
+                    return done
+                except Exception:  # noqa: BLE001 - retried post by post just below
+                    if sql.Savepoint.batch_lost(conn):
+                        raise
+                    batch = Batch(cache, busy)  # the attempt's channel marks were undone with it
             out: list[Captured | Exception] = []
             for cap in live:
                 try:

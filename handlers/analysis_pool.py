@@ -22,6 +22,8 @@ import logging
 import os
 import pickle
 import signal
+import socket
+import struct
 import sys
 from collections import deque
 from dataclasses import dataclass
@@ -34,9 +36,7 @@ from bot.models import Detection
 log = logging.getLogger(__name__)
 
 # Texts go in one message per turn of the worker: at once while fewer than PIPELINE messages are
-# unanswered, else together when an answer comes back. A burst is thus sent in few large messages
-# (each costs the event loop ~50 us to send and receive, whatever its size) and the worker never
-# waits for a round trip.
+# unanswered, else together when an answer comes back (the worker never waits for a round trip).
 PIPELINE = 2
 # Sent and unanswered at most MAX_WAITING_CHARS characters (<= 4 bytes each in UTF-8, plus pickling:
 # under a socket pair's ~200 KB buffer), so a send never blocks the event loop, even while the worker
@@ -112,7 +112,13 @@ class AnalysisPool:
         self._proc.start()
         child.close()
         self._loop = asyncio.get_running_loop()
-        self._loop.add_reader(self._conn.fileno(), self._on_answer)
+        # Answers are read with one non-blocking recv per wake-up, however many frames it brings
+        # (Connection.recv makes two blocking reads a frame, and would block the loop on a frame
+        # that has only partly arrived). The frames are multiprocessing's: a 4-byte big-endian
+        # length (-1: an 8-byte one follows), then the pickle.
+        self._sock = socket.socket(fileno=os.dup(self._conn.fileno()))
+        self._inbox = bytearray()
+        self._loop.add_reader(self._sock.fileno(), self._on_answer)
         self._waiting: deque[tuple[list[Analysis], int]] = deque()  # sent batches, and their characters
         self._waiting_chars = 0
         self._drained = asyncio.Event()
@@ -165,19 +171,38 @@ class AnalysisPool:
 
     def _on_answer(self) -> None:
         try:
-            answers = self._conn.recv()
-        except (EOFError, OSError) as e:
+            data = self._sock.recv(1 << 20, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
             self._gone(e)
             return
-        slots, chars = self._waiting.popleft()
-        self._waiting_chars -= chars
-        for slot, (detection, hits) in zip(slots, answers):
-            slot.detection, slot.hits, slot.answered = detection, hits, True
+        if not data:
+            self._gone(EOFError("the worker closed its end"))
+            return
+        inbox = self._inbox
+        inbox += data
+        answered = False
+        while len(inbox) >= 4:
+            size, head = struct.unpack_from("!i", inbox)[0], 4
+            if size == -1:
+                if len(inbox) < 12:
+                    break
+                size, head = struct.unpack_from("!Q", inbox, 4)[0], 12
+            if len(inbox) < head + size:
+                break
+            answers = pickle.loads(inbox[head:head + size])
+            del inbox[:head + size]
+            slots, chars = self._waiting.popleft()
+            self._waiting_chars -= chars
+            for slot, (detection, hits) in zip(slots, answers):
+                slot.detection, slot.hits, slot.answered = detection, hits, True
+            answered = answered or bool(slots)
         if self._batch and len(self._waiting) < PIPELINE:
             self._flush()
         if not self._waiting:
             self._drained.set()
-        if slots:
+        if answered:
             self.on_answer()
 
     async def settled(self) -> None:
@@ -198,6 +223,7 @@ class AnalysisPool:
         self._waiting.clear()
         self._waiting_chars = 0
         self._drained.set()
-        self._loop.remove_reader(self._conn.fileno())
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
         self._conn.close()  # the worker reads EOF and exits
         self.on_answer()  # posts waiting for an answer go now

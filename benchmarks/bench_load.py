@@ -35,7 +35,7 @@ from pathlib import Path
 
 from bot.detection import load_detector
 from bot.models import Post, Subscription
-from bot.app import settle_heap
+from bot.app import settle_heap, share_the_gil
 from config.settings import DeliverySettings
 from handlers.delivery_loop import DeliveryLoop
 from handlers.deps import Deps
@@ -163,7 +163,8 @@ async def scenario(workdir: Path, args: argparse.Namespace, n_subscribers: int, 
     await resume_fanouts(deps)  # and this (it also compiles the filters);
     await writer_for(db).analysis_pool.settled()  # a service is up long before a burst: its worker too
     await start_checkpointer(db)  # and background WAL checkpoints, as build_service starts them
-    settle_heap()  # as the service does before its tasks start
+    settle_heap()  # as the service does before its tasks start,
+    share_the_gil()  # and this
     sender, server = paced_sender(args.rate, args.rtt_ms / 1000)
     loop = DeliveryLoop(deps, {"telegram": sender}, idle_s=0.5)
     holder.append(loop)

@@ -10,6 +10,7 @@ import gc
 import logging
 import math
 import signal
+import sys
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,12 +152,25 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+# How long a thread may hold the GIL while another waits for it (CPython's default: 5 ms). The
+# database thread gives the GIL up at every SQLite call and must take it back after; with a busy
+# event loop that wait was up to 5 ms a statement, and a burst's capture batches (benchmarks/
+# bench_load.py) stretched to 15-25 ms: the recipients' p99 ranged 26-78 ms over ten runs, 36-44 ms
+# at 1 ms. The extra switches cost the loop little (it blocks in epoll most of the time anyway).
+GIL_SWITCH_S = 0.001
+
+
+def share_the_gil() -> None:
+    sys.setswitchinterval(GIL_SWITCH_S)
+
+
 @asynccontextmanager
 async def _service_tasks(svc: Service, settings: Settings) -> AsyncIterator[asyncio.Task]:
     """Delivery loop, heartbeat and scheduled jobs for the life of a service; yields the delivery task."""
     from bot.scheduler import build_scheduler
 
     settle_heap()
+    share_the_gil()
     runner = asyncio.create_task(svc.loop.run())
     beat = asyncio.create_task(heartbeat(settings))
     scheduler = build_scheduler(svc.deps)

@@ -104,6 +104,8 @@ class AnalysisPool:
     copy of the detector, and a pipe. Create it inside the running event loop."""
 
     def __init__(self, detector: Any = None) -> None:
+        self.detector = detector
+        self.broken_at: float | None = None  # loop time the worker was lost
         ctx = get_context("spawn")
         self._conn, child = ctx.Pipe()
         blob = pickle.dumps(detector) if detector is not None else None
@@ -127,6 +129,7 @@ class AnalysisPool:
         self._terms: tuple[str, ...] = ()
         self._sent_terms: tuple[str, ...] | None = None
         self._broken = False
+        self._started = False  # the worker answered its start-up message: texts are sent from then on
         self.on_answer: Callable[[], None] = lambda: None  # the writer's wake-up
         self._send((), [])  # answered once the worker's imports are done (~1 s): settled() waits for it
 
@@ -136,8 +139,8 @@ class AnalysisPool:
 
     def analyse(self, generation: int | None, terms: frozenset[str], text: str) -> Analysis | None:
         """Send `text`; the returned slot is filled when the worker answers. None: not sent (the worker
-        is gone or has too much unanswered), analyse in-process."""
-        if (self._broken or not text or len(text) > MAX_BATCH_CHARS
+        is still starting, is gone or has too much unanswered), analyse in-process."""
+        if (self._broken or not self._started or not text or len(text) > MAX_BATCH_CHARS
                 or self._waiting_chars + self._chars + len(text) > MAX_WAITING_CHARS):
             return None
         slot = Analysis(generation)
@@ -195,6 +198,7 @@ class AnalysisPool:
             del inbox[:head + size]
             slots, chars = self._waiting.popleft()
             self._waiting_chars -= chars
+            self._started = True
             for slot, (detection, hits) in zip(slots, answers):
                 slot.detection, slot.hits, slot.answered = detection, hits, True
             answered = answered or bool(slots)
@@ -213,8 +217,10 @@ class AnalysisPool:
 
     def _gone(self, error: BaseException) -> None:
         if not self._broken:
-            log.warning("analysis worker unavailable (%s); detecting and matching in-process", error)
+            log.warning("analysis worker unavailable (%s); detecting and matching in-process until it "
+                        "is restarted", error)
         self.close()
+        self.broken_at = self._loop.time()
 
     def close(self) -> None:
         if self._broken:

@@ -51,9 +51,11 @@ RETRY_S = 5.0  # after a failed fan-out chunk (its rows were rolled back; the in
 EXPAND_EVERY_S = 0.1  # at least one expansion chunk this often while posts keep the writer busy
 QUIET_S = 0.05  # no post captured for this long: expand outbox rows without pause
 ANSWER_WAIT_S = 0.1  # a post waits this long at most for the analysis worker, then is analysed here
+RESTART_WORKER_S = 60.0  # after losing the analysis worker, start a new one this much later
 _KEY = "capture.writer"
-__all__ = ["CHUNK_ROWS", "EXPAND_EVERY_S", "PLAN_BUDGET_S", "QUIET_S", "ANSWER_WAIT_S", "RETRY_S", "SMALL_ROWS", "Capture", "CaptureWriter", "resume_fanouts",
-           "use_analysis_worker", "writer_for"]
+__all__ = ["ANSWER_WAIT_S", "CHUNK_ROWS", "EXPAND_EVERY_S", "PLAN_BUDGET_S", "QUIET_S", "RESTART_WORKER_S", "RETRY_S",
+           "SMALL_ROWS",
+           "Capture", "CaptureWriter", "resume_fanouts", "use_analysis_worker", "writer_for"]
 
 
 class CaptureWriter(FanoutSteps):
@@ -84,6 +86,7 @@ class CaptureWriter(FanoutSteps):
         """Queue a (storable) post for the next capture transaction."""
         loop = asyncio.get_running_loop()
         analysis = None
+        self._restart_if_lost(loop)
         if self.analysis_pool is not None and post.text:
             index = cached_index(self.db.cache) if alert else None
             terms = index.terms if index is not None and index.generation is not None else frozenset()
@@ -151,6 +154,16 @@ class CaptureWriter(FanoutSteps):
         finally:
             timer.cancel()
             self._napping = None
+
+    def _restart_if_lost(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A worker that died (killed, out of memory) is replaced RESTART_WORKER_S later, at the next post."""
+        pool = self.analysis_pool
+        if (pool is None or pool.broken_at is None or self._closing
+                or loop.time() < pool.broken_at + RESTART_WORKER_S):
+            return
+        log.warning("restarting the analysis worker")
+        self.analysis_pool = AnalysisPool(pool.detector)
+        self.analysis_pool.on_answer = self._answered
 
     def _answered(self) -> None:
         self._wake_up()

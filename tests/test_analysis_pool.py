@@ -33,6 +33,7 @@ class FakePool:
         self.skew = skew
         self.asked: list[Analysis] = []
         self.broken = False
+        self.broken_at = None
         self.on_answer = lambda: None
 
     def analyse(self, generation, terms, text):
@@ -184,6 +185,8 @@ async def test_announcements_ignore_term_answers(deps):
 async def test_the_worker_process_answers_like_in_process(detector):
     pool = AnalysisPool(detector)
     try:
+        assert pool.analyse(7, frozenset(), NEWS) is None  # still starting: analysed in-process
+        await pool.settled()
         terms = frozenset({TERM, "Статкевич", "Мария Колесникова"})
         texts = [NEWS, PARDON, "Колесникова Мария Александровна помилована."]
         slots = [pool.analyse(7, terms, t) for t in texts]
@@ -203,7 +206,9 @@ async def test_the_service_worker_gives_the_same_alerts(deps):
     writer = writer_for(deps.db)
     await writer.drain()
     use_analysis_worker(deps.db, deps.detector)
+    await writer.analysis_pool.settled()  # started
     stages = [submit_post(make_post(i, text), deps) for i, text in enumerate((NEWS, PARDON, "Погода."), 1)]
+    assert all(s.request.analysis is not None for s in stages)
     results = [await s.done for s in stages]
     assert [r.alerts_queued for r in results] == [2, 3, 0]
     assert [r.detection for r in results] == [deps.detector.detect(t) for t in (NEWS, PARDON, "Погода.")]
@@ -222,3 +227,24 @@ async def test_a_dead_worker_leaves_analysis_in_process(deps):
     assert (await waiting.done).alerts_queued == 2  # the pipe's EOF: given up, not waited for
     assert pool.broken and pool.analyse(1, frozenset({TERM}), NEWS) is None
     assert (await submit_post(make_post(2, NEWS), deps).done).alerts_queued == 2
+
+
+async def test_a_lost_worker_is_restarted_later(deps, monkeypatch):
+    await subscribe_term(deps)
+    writer = writer_for(deps.db)
+    await writer.drain()
+    use_analysis_worker(deps.db, deps.detector)
+    lost = writer.analysis_pool
+    await lost.settled()
+    lost._proc.kill()
+    assert (await submit_post(make_post(1, NEWS), deps).done).alerts_queued == 2  # in-process meanwhile
+    assert lost.broken and writer.analysis_pool is lost  # not before RESTART_WORKER_S
+    monkeypatch.setattr(capture_mod, "RESTART_WORKER_S", 0.0)
+    stage = submit_post(make_post(2, NEWS), deps)
+    fresh = writer.analysis_pool
+    assert fresh is not lost and not fresh.broken
+    assert stage.request.analysis is None  # the new worker is starting: no post waits for that
+    assert (await stage.done).alerts_queued == 2
+    await fresh.settled()
+    stage = submit_post(make_post(3, NEWS), deps)
+    assert (await stage.done).alerts_queued == 2 and stage.request.analysis.answered

@@ -63,7 +63,10 @@ async def capture_in_open_batch(post: Post, deps: Deps, *, alert: bool, source: 
             return got.result
         fo = got.fanout
         index = subscriber_index(conn, cache)
-        plan(conn, index, fo)
+        if got.planned is None:
+            plan(conn, index, fo)
+        else:  # a new post's fan-out, planned (and a small one queued) by capture() itself
+            fo.position, fo.alerts, fo.followups = got.planned
         while not fo.finished:
             fo.position, alerts, followups = expand(conn, fo, None, index)
             fo.alerts, fo.followups = fo.alerts + alerts, fo.followups + followups

@@ -7,7 +7,7 @@ they are most of what a post costs, and a burst of 1,000 posts a second (issue 7
 capture writer no room for the recipients of its announcements. So the service sends each text
 here as it arrives, on another core, while the writer is busy with the posts before it: a plain
 pipe read by the event loop (no executor threads, which would compete for the GIL with the
-database thread too), texts arriving within BATCH_S in one message.
+database thread too); texts that arrive while PIPELINE messages are unanswered go together.
 
 An accelerator only. The writer waits for a post's answer at most ANSWER_WAIT_S (handlers/capture.py)
 and otherwise detects and matches in-process, exactly as without a worker; an answer is used only

@@ -75,6 +75,71 @@ def insert_post(conn: Conn, post: Post, now: str, source: str) -> None:
     conn.execute(posts._VERSION_SQL, posts._version_row(post, 1, now))
 
 
+class BulkMismatch(Exception):
+    """Rows written in bulk were not what was expected: undo and capture post by post."""
+
+
+# --- many new posts in a few statements (handlers/capture_post.capture_many) ----------------
+# The sqlite3 module gives the GIL up around every statement it steps; on a busy event loop each
+# time back costs a wait (benchmarks/bench_load.py: capture batches ran 2-3x slower than alone).
+# A multi-row INSERT is one step for all its rows, triggers included.
+
+_MANY_ROWS = 500  # rows per statement: 16 columns x 500 stays far below SQLite's 32,766 variables
+
+
+def _values(sql: str, n: int) -> str:
+    """`sql` (an INSERT ending in one VALUES (...) group) with n groups."""
+    head, group = sql.rsplit("VALUES", 1)
+    return f"{head}VALUES {', '.join([group.strip()] * n)}"
+
+
+def _rows_many(conn: Conn, sql: str, rows: list[tuple]) -> int:
+    """Insert `rows` with multi-row statements; returns the rows inserted (an ignored one counts 0)."""
+    done = 0
+    for i in range(0, len(rows), _MANY_ROWS):
+        part = rows[i:i + _MANY_ROWS]
+        done += conn.execute(_values(sql, len(part)), [v for row in part for v in row]).rowcount
+    return done
+
+
+def stored_keys(conn: Conn, keys: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which of these (channel_id, message_id) are stored posts."""
+    found: set[tuple[int, int]] = set()
+    for i in range(0, len(keys), _MANY_ROWS):
+        part = keys[i:i + _MANY_ROWS]
+        found.update(conn.execute(
+            "SELECT channel_id, message_id FROM posts WHERE (channel_id, message_id) IN "
+            f"(VALUES {', '.join(['(?, ?)'] * len(part))})", [v for key in part for v in key]).fetchall())
+    return found
+
+
+def insert_new_posts(conn: Conn, new: list[tuple[Post, Detection, str, str]]) -> list[int] | None:
+    """insert_post + record_detection (version 1) for (post, detection, now, source) known not to be
+    stored, in a few statements; returns their detection_ids in order, or None when the rows did not
+    go in as expected (the caller undoes its savepoint and captures them one by one)."""
+    n = len(new)
+    _rows_many(conn, posts._INSERT_SQL, [posts._insert_row(p, now, src) for p, _, now, src in new])
+    if _rows_many(conn, posts._VERSION_SQL, [posts._version_row(p, 1, now) for p, _, now, _ in new]) != n:
+        return None
+    ids: list[int] = []
+    for i in range(0, n, _MANY_ROWS):
+        part = new[i:i + _MANY_ROWS]
+        cur = conn.execute(_values(detections._RECORD_SQL, len(part)),
+                           [v for p, d, now, _ in part for v in detections._row(p.channel_id, p.message_id, 1, d, now)])
+        if cur.rowcount != len(part):
+            return None
+        # One statement's rows take consecutive rowids after the largest (detection_id is the rowid,
+        # no AUTOINCREMENT): checked on both ends, never assumed.
+        first, last = cur.lastrowid - len(part) + 1, cur.lastrowid
+        ends = conn.execute("SELECT channel_id, message_id FROM detections WHERE detection_id IN (?, ?) "
+                            "ORDER BY detection_id", (first, last)).fetchall()
+        want = [(part[0][0].channel_id, part[0][0].message_id), (part[-1][0].channel_id, part[-1][0].message_id)]
+        if [tuple(r) for r in ends] != (want if len(part) > 1 else want[:1]):
+            return None
+        ids.extend(range(first, last + 1))
+    return ids
+
+
 def add_version(conn: Conn, post: Post, version: int, now: str) -> None:
     conn.execute(posts._EDIT_SQL, posts._edit_row(post, version, now))
     conn.execute(posts._VERSION_SQL, posts._version_row(post, version, now))

@@ -28,6 +28,10 @@ from storage.db import Database, _error
 
 log = logging.getLogger(__name__)
 
+# A burst writes ~24 MB of WAL a second (every commit rewrites the pages it touched): at 4 MB the
+# writer's own checkpoint (a sync of the database file inside a commit, 15-25 ms here) ran several
+# times a second between ticks (benchmarks/bench_load.py); at 32 MB the ticks keep ahead of it.
+DEFAULT_MAX_WAL_MB = 32.0
 ESCALATE_FACTOR = 4  # WAL content, in max_wal_mb, at which a tick waits for readers (RESTART)
 DEFAULT_AUTOCHECKPOINT = 1000  # SQLite's default, restored when the checkpointer stops
 
@@ -43,7 +47,7 @@ class CheckpointResult:
 class Checkpointer:
     """Runs WAL checkpoints on its own connection; `checkpoint()` is one tick (tests call it directly)."""
 
-    def __init__(self, path: str, *, interval_s: float = 0.25, max_wal_mb: float = 4.0,
+    def __init__(self, path: str, *, interval_s: float = 0.25, max_wal_mb: float = DEFAULT_MAX_WAL_MB,
                  busy_timeout_s: float = 2.0):
         self.path = path
         self.interval_s = interval_s

@@ -16,7 +16,7 @@ async def _fill(db, rows: int) -> None:
 
 async def test_a_tick_copies_the_whole_wal_and_the_next_write_starts_it_again(db):
     cp = await start_checkpointer(db, interval_s=NEVER_S)
-    assert await db.fetchval("PRAGMA wal_autocheckpoint") == 1024  # max_wal_mb (4 MB) in pages
+    assert await db.fetchval("PRAGMA wal_autocheckpoint") == 8192  # max_wal_mb (32 MB) in pages
     await _fill(db, 900)
     first = cp.checkpoint()
     assert first.mode == "PASSIVE" and not first.busy

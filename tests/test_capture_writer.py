@@ -48,6 +48,31 @@ async def test_posts_waiting_together_commit_in_one_transaction(deps):
     assert await count(deps.db, "SELECT count(*) FROM detections") == 20
 
 
+async def test_a_mixed_batch_stores_new_posts_in_bulk_with_their_own_detections(deps):
+    """New posts go in with multi-row statements (capture_many), beside an edit and a repeat that
+    take the one-by-one path: every outbox row and every post points at its own detection."""
+    await add_subscribers(deps, 3)
+    await handle_post(make_post(10, NEWS), deps)
+    await handle_post(make_post(11, PARDON), deps)
+    writer = writer_for(deps.db)
+    texts = [(1, PARDON), (2, NEWS), (10, NEWS + " Обновлено."), (3, EDITED), (11, PARDON), (4, NEWS)]
+    stages = [submit_post(make_post(m, t), deps) for m, t in texts]
+    results = [await s.done for s in stages]
+    assert writer.batch_sizes[-1] == 6
+    assert [r.outcome for r in results] == ["new", "new", "edited", "new", "unchanged", "new"]
+    assert [r.alerts_queued for r in results] == [3, 0, 0, 3, 0, 0]
+    assert [r.detection.label if r.detection else None for r in results] == [
+        "pardon", "none", "none", "pardon", None, "none"]
+    pairs = await deps.db.fetchall("SELECT o.message_id, d.message_id FROM outbox o "
+                                   "JOIN detections d ON d.detection_id = o.detection_id")
+    assert len(pairs) == 9 and all(a == b for a, b in pairs)
+    latest = await deps.db.fetchall("SELECT p.message_id, d.message_id, d.version, p.version FROM posts p "
+                                    "JOIN detections d ON d.detection_id = p.latest_detection_id")
+    assert len(latest) == 6 and all(a == b and v == pv for a, b, v, pv in latest)
+    assert await count(deps.db, "SELECT count(*) FROM post_versions") == 7
+    assert await deps.db.fetchval("PRAGMA integrity_check") == "ok"
+
+
 async def test_a_failing_post_is_undone_alone_and_its_caller_gets_the_error(deps):
     await add_subscribers(deps, 3)
     bad = replace(make_post(2, PARDON), text=None)  # bad data: posts.text is NOT NULL

@@ -155,7 +155,7 @@ def opt(default: Any, parse: Callable[[Any], Any], help: str = "") -> Any:
 class DatabaseSettings:
     path: Path = opt(Path("./data/tgwatch.db"), _path, "SQLite file; created with its folder")
     busy_timeout_s: float = opt(10.0, _pos_float, "how long a write waits for another process's lock")
-    checkpoint_interval_s: float = opt(0.25, _pos_float, "WAL checkpoint period (run beside the writer, not in its commits)")
+    checkpoint_interval_s: float = opt(0.1, _pos_float, "WAL checkpoint period (run beside the writer, not in its commits)")
     max_wal_mb: float = opt(32.0, _pos_float, "WAL size at which the writer checkpoints in a commit after all")
 
 

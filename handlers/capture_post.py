@@ -84,20 +84,30 @@ def _capture(conn: Any, req: Request, batch: "Batch") -> Captured:
 
 def capture_many(conn: Any, reqs: list[Request], batch: "Batch") -> list[Captured]:
     """capture() for each request, in order, with the same end state; the new posts among them
-    (the bulk of a burst) are stored in a few multi-row statements instead of five statements each.
-    Raises like capture(); the caller's savepoint undoes the lot."""
+    (the bulk of a burst) are stored in a few multi-row statements instead of five statements each
+    (live ones too, when the whole batch is new). Raises like capture(); the caller's savepoint
+    undoes the lot."""
     keys = [(r.post.channel_id, r.post.message_id) for r in reqs]
     stored = sql.stored_keys(conn, keys) if len(set(keys)) == len(keys) else None
-    fresh = [] if stored is None else [i for i, (r, k) in enumerate(zip(reqs, keys))
-                                       if k not in stored and r.follow is None]
+    fresh = [] if stored is None else [i for i, k in enumerate(keys) if k not in stored]
+    all_fresh = len(fresh) == len(reqs)
+    if not all_fresh:
+        # Live posts move their channel's history cursor in arrival order; mixed with posts taking
+        # the one-by-one path, that order holds only if they take it too.
+        fresh = [i for i in fresh if reqs[i].follow is None]
     out: list[Captured | None] = [None] * len(reqs)
     if len(fresh) > 1:
+        moved = {i: sql.advance_live_cursor(conn, reqs[i].post.channel_id, *reqs[i].follow)
+                 for i in fresh if reqs[i].follow is not None}  # in arrival order, as capture() does
         new = [(reqs[i].post, _detect(reqs[i]), iso(reqs[i].now), reqs[i].source) for i in fresh]
         ids = sql.insert_new_posts(conn, new)
         if ids is None:
             raise sql.BulkMismatch("the new posts' rows did not go in as expected")
         for i, (_, detection, _, _), detection_id in zip(fresh, new, ids):
-            out[i] = _stored(conn, reqs[i], batch, "new", 1, None, detection, detection_id)
+            got = _stored(conn, reqs[i], batch, "new", 1, None, detection, detection_id)
+            if i in moved:
+                got.result = replace(got.result, cursor_moved=moved[i])
+            out[i] = got
     return [got if got is not None else capture(conn, req, batch) for got, req in zip(out, reqs)]
 
 

@@ -253,6 +253,25 @@ async def test_inside_an_import_batch_everything_joins_the_batch(tmp_path, detec
         await db.close()
 
 
+@pytest.mark.parametrize("with_edit", [False, True])  # all new (multi-row path), or beside an edit (one by one)
+async def test_live_posts_captured_together_move_the_cursor_in_arrival_order(deps, with_edit):
+    from bot.models import Channel
+    from storage import channel_sync, channels
+
+    async with deps.db.transaction():
+        await channels.upsert(deps.db, Channel(1001, username="pul_pervogo"), deps.clock())
+        await channel_sync.set_cursor(deps.db, 1001, 9, deps.clock(), history=False)
+    await handle_post(make_post(10, NEWS), deps, follow=(10, 10))
+    live = [(11, (11, 11)), (13, (13, 13)), (12, (12, 12)), (14, (14, 14))]  # 13 overtakes 12
+    stages = [submit_post(make_post(m, NEWS), deps, follow=f) for m, f in live]
+    if with_edit:
+        stages.append(submit_post(make_post(10, EDITED), deps, follow=(10, 10)))
+    results = [await s.done for s in stages]
+    assert [r.cursor_moved for r in results[:4]] == [True, False, True, False]
+    assert (await channel_sync.get(deps.db, 1001)).history_cursor_id == 12  # 13 comes back with history
+    assert [r.outcome for r in results] == ["new"] * 4 + (["edited"] if with_edit else [])
+
+
 async def test_a_live_post_moves_the_history_cursor_with_its_capture_or_not_at_all(deps, monkeypatch):
     from bot.models import Channel
     from storage import channel_sync, channels

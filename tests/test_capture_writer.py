@@ -73,6 +73,27 @@ async def test_a_mixed_batch_stores_new_posts_in_bulk_with_their_own_detections(
     assert await deps.db.fetchval("PRAGMA integrity_check") == "ok"
 
 
+async def test_a_batchs_channel_rows_end_as_if_posts_came_one_by_one(deps):
+    from datetime import datetime, timezone
+
+    from bot.models import Channel
+    from storage import channels
+
+    async with deps.db.transaction():  # known, no username yet, seen up to 20 on 2025-09-11 12:00
+        await channels.upsert(deps.db, Channel(1001), deps.clock())
+    await handle_post(make_post(20, NEWS, username=None, posted_at=datetime(2025, 9, 11, 12, 0, tzinfo=timezone.utc)), deps)
+    at = [datetime(2025, 9, 11, h, 0, tzinfo=timezone.utc) for h in (13, 11, 14, 10)]
+    posts = [make_post(21, NEWS, posted_at=at[0]), make_post(5, NEWS, posted_at=at[1]),  # old id, arrives late
+             make_post(7, NEWS, channel_id=2002, username="other", posted_at=at[2]),
+             make_post(3, NEWS, channel_id=2002, username="renamed", posted_at=at[3])]
+    await asyncio.gather(*(submit_post(p, deps).done for p in posts))
+    rows = await deps.db.fetchall("SELECT channel_id, username, last_seen_message_id, last_post_at FROM channels "
+                                  "ORDER BY channel_id")
+    assert [tuple(r) for r in rows] == [(1001, "pul_pervogo", 21, "2025-09-11T13:00:00+00:00"),
+                                        (2002, "other", 7, "2025-09-11T14:00:00+00:00")]
+    assert await count(deps.db, "SELECT count(*) FROM channels WHERE last_capture_at IS NULL") == 0
+
+
 async def test_a_failing_post_is_undone_alone_and_its_caller_gets_the_error(deps):
     await add_subscribers(deps, 3)
     bad = replace(make_post(2, PARDON), text=None)  # bad data: posts.text is NOT NULL

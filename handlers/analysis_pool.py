@@ -126,7 +126,9 @@ class AnalysisPool:
         self._drained = asyncio.Event()
         self._batch: list[tuple[str, Analysis]] = []
         self._chars = 0
-        self._terms: tuple[str, ...] = ()
+        self._terms: tuple[str, ...] = ()  # the batch's
+        self._terms_of: frozenset[str] | None = None
+        self._terms_sorted: tuple[str, ...] = ()
         self._sent_terms: tuple[str, ...] | None = None
         self._broken = False
         self._started = False  # the worker answered its start-up message: texts are sent from then on
@@ -144,7 +146,9 @@ class AnalysisPool:
                 or self._waiting_chars + self._chars + len(text) > MAX_WAITING_CHARS):
             return None
         slot = Analysis(generation)
-        ordered = tuple(sorted(terms))
+        if terms is not self._terms_of:  # sorted once per subscription generation, not once a post
+            self._terms_of, self._terms_sorted = terms, tuple(sorted(terms))
+        ordered = self._terms_sorted
         if self._batch and (self._terms != ordered or self._chars + len(text) > MAX_BATCH_CHARS):
             self._flush()
         if not self._batch:

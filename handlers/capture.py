@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from bot.models import Post
@@ -126,8 +127,7 @@ class CaptureWriter(FanoutSteps):
             self._retry.cancel()
         for fo, cap in self._fanouts:
             if cap is not None:
-                _settle(cap.queued, self._result(cap, fo))
-                _settle(cap.done, self._result(cap, fo))
+                self._release(cap, fo)
         self._fanouts.clear()
 
     def _kick(self) -> None:
@@ -248,8 +248,7 @@ class CaptureWriter(FanoutSteps):
         in retry_s, and let the waiting callers go meanwhile (their posts are safe)."""
         for i, (fo, cap) in enumerate(self._fanouts):
             if cap is not None:
-                _settle(cap.queued, self._result(cap, fo))
-                _settle(cap.done, self._result(cap, fo))
+                self._release(cap, fo)
                 self._fanouts[i] = (fo, None)
         if not self._failing:
             log.error("%s failed (%s); the intent stays and is retried every %.0f s", what, error, self.retry_s)
@@ -281,7 +280,7 @@ class CaptureWriter(FanoutSteps):
         cache = self.db.cache
         busy = frozenset((fo.post.channel_id, fo.post.message_id) for fo, _ in self._fanouts)
 
-        def job(conn: Any) -> list[Captured | Exception]:
+        def job(conn: Any) -> Sequence[Captured | Exception]:
             batch = Batch(cache, busy)
             batch.index(conn)  # compiled here, once per subscription change, not inside a post's savepoint
             if len(live) > 1:
@@ -290,7 +289,7 @@ class CaptureWriter(FanoutSteps):
                 # again one savepoint each, so only the failing post's caller gets the error.
                 try:
                     with sql.Savepoint(conn, "capture_batch"):
-                        done: list[Captured | Exception] = list(capture_many(conn, [c.request for c in live], batch))
+                        done = capture_many(conn, [c.request for c in live], batch)
                         batch.flush(conn)
                     return done
                 except Exception:  # noqa: BLE001 - retried post by post just below

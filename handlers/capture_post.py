@@ -3,9 +3,10 @@ transaction (handlers/capture.py): exactly handle_post's rules (storage.capture'
 calls instead of one thread hop per statement).
 
 Stored post (or new version), channel cursor, detection, and when the post may concern any
-subscriber a durable fan-out intent row: which subscribers it concerns (watch-term matching costs
-~0.5 ms a post, committed as alert_recipients rows) and their outbox rows are worked out by the
-writer right after, in follow-up transactions (handlers/fanout.py).
+subscriber a durable fan-out intent row. For a new post, also which subscribers it concerns, in a
+savepoint of its own: a small fan-out's outbox rows or a big one's alert_recipients rows
+(handlers/fanout.py). An edit's recipients, and the outbox rows of big fan-outs, are worked out by
+the writer afterwards, in follow-up transactions.
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def _plan_now(conn: Any, batch: "Batch", fo: Fanout) -> tuple[int, int, int] | N
     of the same post is unfinished (a post deleted and captured again: it goes first), and never at
     the post's expense: if planning fails, it is undone alone and the writer plans the intent later,
     as it does an edit's (whose follow-ups wait for the alerts before them)."""
-    if (fo.post.channel_id, fo.post.message_id) in batch.busy:
+    if not batch.plan_new or (fo.post.channel_id, fo.post.message_id) in batch.busy:
         return None
     try:
         with sql.Savepoint(conn, "plan_post"):
@@ -166,9 +167,12 @@ class Batch:
     if a post needs it) and the channel rows, written once per channel when the batch ends (the same
     end state as channels.ensure + advance post by post: first username, highest id and date)."""
 
-    def __init__(self, cache: dict, busy: frozenset[tuple[int, int]] = frozenset()):
+    def __init__(self, cache: dict, busy: frozenset[tuple[int, int]] = frozenset(), *, plan_new: bool = True):
         self.cache = cache
         self.busy = busy  # (channel_id, message_id) of the writer's unfinished fan-outs
+        # False: the caller plans and expands every fan-out in the same transaction itself (an import
+        # batch), so recipient rows would be written only to be deleted again.
+        self.plan_new = plan_new
         self._index: SubscriberIndex | None = None
         self._channels: dict[int, list] = {}  # channel_id -> [username, top id, latest posted_at, now]
 

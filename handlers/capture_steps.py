@@ -132,9 +132,14 @@ class FanoutSteps:
         if fo.finished:
             del self._fanouts[i]
             if cap is not None:
-                result = self._result(cap, fo)
-                _settle(cap.queued, result)
-                _settle(cap.done, result)
+                self._release(cap, fo)
+
+    @classmethod
+    def _release(cls, cap: Capture, fo: Fanout) -> None:
+        """Let the caller go with what is queued so far (the rest, if any, stays with the intent)."""
+        result = cls._result(cap, fo)
+        _settle(cap.queued, result)
+        _settle(cap.done, result)
 
     @staticmethod
     def _result(cap: Capture, fo: Fanout) -> PostResult:

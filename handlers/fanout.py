@@ -5,8 +5,8 @@ The subscribers' filters are compiled once per subscription generation (any chan
 or subscriptions, from any process, changes it) into groups of subscribers with the same filter;
 a post is matched once per group (handlers.matching.match_reason, unchanged) and only the groups it
 matches are walked. A two-level outbox: `plan` finds the recipients, which the planning transaction
-commits as slim alert_recipients rows (`record`; ~3 us a row, where a wide outbox row with its five
-indexes costs 30-60 us); `expand` turns them into outbox rows chunk by chunk, built as tuples with
+commits as slim alert_recipients rows (`record`; ~1 us a row, where a wide outbox row with its five
+indexes costs 15-30 us); `expand` turns them into outbox rows chunk by chunk, built as tuples with
 bulk random_ids and written with one executemany, looking each subscriber up again (one who stopped
 meanwhile gets nothing).
 """
@@ -38,7 +38,6 @@ class Member:
     destination: str
     status: str
     filters: Subscription
-    group: int
 
 
 @dataclass
@@ -46,7 +45,6 @@ class Group:
     """Subscribers whose filters match exactly the same posts."""
     number: int
     filters: Subscription
-    members: list[Member] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)  # the members' subscriber_ids, in order
 
 
@@ -55,7 +53,6 @@ class SubscriberIndex:
     everywhere: tuple[Group, ...]  # no channel filter
     by_channel: dict[int, tuple[Group, ...]]
     members: dict[int, Member]
-    ordered: tuple[Member, ...]  # everyone, by subscriber_id
     terms: frozenset[str] = frozenset()  # every watch term of every filter
     generation: int | None = None  # the subscription generation it was compiled at
 
@@ -71,7 +68,7 @@ class SubscriberIndex:
     def may_concern(self, post: Post, detection: Detection, term_hits: frozenset[str] | None = None) -> bool:
         """Cheap: could any filter take this post? (Announcements: any filter on its channel; other
         posts: only watch terms, whose matching is the costly part, left to matching() unless the
-        term worker already found which occur.)"""
+        analysis worker already found which occur.)"""
         if detection.is_positive:
             return bool(self.groups_for(post.channel_id))
         return any(g.filters.terms and (term_hits is None or not term_hits.isdisjoint(g.filters.terms))
@@ -139,17 +136,14 @@ def compile_index(receiving: list) -> SubscriberIndex:
         group = groups.get(key)
         if group is None:
             group = groups[key] = Group(len(groups), f)
-        member = Member(sub.subscriber_id, f"{sub.kind}:{sub.address}", sub.status, f, group.number)
-        group.members.append(member)  # `receiving` is ordered by subscriber_id, so each group is too
-        group.ids.append(sub.subscriber_id)
-        members[sub.subscriber_id] = member
+        group.ids.append(sub.subscriber_id)  # `receiving` is ordered by subscriber_id, so each group is too
+        members[sub.subscriber_id] = Member(sub.subscriber_id, f"{sub.kind}:{sub.address}", sub.status, f)
     everywhere = tuple(g for g in groups.values() if not g.filters.channel_ids)
     by_channel: dict[int, list[Group]] = {}
     for g in groups.values():
         for cid in set(g.filters.channel_ids):
             by_channel.setdefault(cid, []).append(g)
     return SubscriberIndex(everywhere, {c: tuple(gs) for c, gs in by_channel.items()}, members,
-                           tuple(sorted(members.values(), key=lambda m: m.subscriber_id)),
                            frozenset(t for g in groups.values() for t in g.filters.terms))
 
 

@@ -1,9 +1,9 @@
 """Capturing posts: the one use case every source (live, history pass, import, replay) goes through.
 
 `handle_post` stores the post (or a new version when the text changed), runs the
-detector, and queues alerts for matching subscribers: the post, its detection and a durable
-intent to queue its alerts in ONE transaction, the alerts right after (handlers/capture.py,
-handlers/capture_post.py, handlers/fanout.py). Running it again with the same post
+detector, and queues alerts for matching subscribers: the post, its detection, a durable intent to
+queue its alerts and (for a new post) every recipient's queue row in ONE transaction, the outbox
+rows right after (handlers/capture.py, handlers/capture_post.py, handlers/fanout.py). Running it again with the same post
 changes nothing. Nothing here touches the network: delivery happens after commit, from the outbox.
 """
 
@@ -56,17 +56,14 @@ async def capture_in_open_batch(post: Post, deps: Deps, *, alert: bool, source: 
     cache = deps.db.cache
 
     def job(conn) -> PostResult:
-        batch = Batch(cache)
+        batch = Batch(cache, plan_new=False)
         got = capture(conn, request, batch)
         batch.flush(conn)
         if got.fanout is None:
             return got.result
         fo = got.fanout
         index = subscriber_index(conn, cache)
-        if got.planned is None:
-            plan(conn, index, fo)
-        else:  # a new post's fan-out, planned (and a small one queued) by capture() itself
-            fo.position, fo.alerts, fo.followups = got.planned
+        plan(conn, index, fo)
         while not fo.finished:
             fo.position, alerts, followups = expand(conn, fo, None, index)
             fo.alerts, fo.followups = fo.alerts + alerts, fo.followups + followups
